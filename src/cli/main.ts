@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+import { Command, Option } from "@commander-js/extra-typings";
+import Table from "cli-table3";
+import { appConfigJsonSchema, loadAppConfig } from "../config/index.js";
+import { CanceledError, ConfigError, ConfigErrors, PgSearchError, SyncRuleError } from "../errors.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import { prepareRules } from "../sync/prepare.js";
+import type { SyncResult } from "../sync/sync-engine.js";
+import { ProgressDisplay } from "./progress.js";
+import { wireStandalone } from "./wiring.js";
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** The sync ran but did not complete (a table failed, Elasticsearch refused, guard tripped). */
+  syncFailed: 1,
+  /** The configuration or sync rules are invalid; nothing was written. */
+  invalidConfig: 2,
+  /** The sync completed but some documents failed or were over the size limit. */
+  completedWithErrors: 3,
+  /** Stopped by Ctrl-C / SIGTERM; the checkpoint lets the next run resume. */
+  canceled: 130,
+} as const;
+
+const program = new Command()
+  .name("pgsearch")
+  .description("Keep Elasticsearch search indices in sync with PostgreSQL.")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+const configOption = new Option("-c, --config <file>", "YAML configuration file").default("connector.yml");
+
+program
+  .command("sync")
+  .description("copy the configured tables into the index and delete documents whose rows are gone")
+  .addOption(configOption)
+  .option("--incremental", "send only rows committed since the last sync (needs track_commit_timestamp)")
+  .option("--no-resume", "start from scratch even if an interrupted sync left a checkpoint")
+  .option("--allow-mass-delete", "let the delete pass remove more than sync.max_delete_percent of the index")
+  .option("--json", "print the result as JSON on stdout")
+  .option("--log-level <level>", "debug, info, warn, error", "warn")
+  .action(async (opts) => {
+    const logger = await createLogger({ level: opts.logLevel });
+    process.exitCode = await runSync(opts, logger);
+  });
+
+program
+  .command("validate")
+  .description("check configuration, sync rules and connectivity without writing anything")
+  .addOption(configOption)
+  .action(async (opts) => {
+    process.exitCode = await runValidate(opts.config);
+  });
+
+program
+  .command("tables")
+  .description("list what a sync would read: tables, keys, row estimates, and skipped tables with the reason")
+  .addOption(configOption)
+  .action(async (opts) => {
+    process.exitCode = await runTables(opts.config);
+  });
+
+program
+  .command("config")
+  .description("configuration helpers")
+  .command("schema")
+  .description("print the JSON Schema of the YAML configuration file")
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(appConfigJsonSchema(), null, 2)}\n`);
+  });
+
+async function runSync(
+  opts: { config: string; incremental?: true; resume: boolean; allowMassDelete?: true; json?: true },
+  logger: Logger,
+): Promise<number> {
+  const controller = new AbortController();
+  const stop = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT.canceled);
+    process.stderr.write("\nstopping: finishing the requests in flight and saving the checkpoint (Ctrl-C again to force)\n");
+    controller.abort(new CanceledError("interrupted by signal"));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  let close = async (): Promise<void> => undefined;
+  try {
+    const config = loadAppConfig(opts.config);
+    const rules = await prepareRules(config.syncRules);
+    const wired = await wireStandalone(config, logger, controller.signal);
+    close = wired.close;
+    const display = new ProgressDisplay();
+    const result = await wired.engine.run({
+      indexName: config.indexName,
+      jobType: opts.incremental === true ? "incremental" : "full",
+      advancedRules: rules.advanced,
+      basicRules: rules.basic,
+      options: config.sync,
+      allowMassDelete: opts.allowMassDelete === true,
+      resume: opts.resume,
+      signal: controller.signal,
+      onProgress: (p) => {
+        display.update(p);
+      },
+    });
+    printResult(result, opts.json === true);
+    if (result.status === "canceled") return EXIT.canceled;
+    if (result.status === "failed") return EXIT.syncFailed;
+    return result.bulk.failed > 0 || result.oversize.length > 0 ? EXIT.completedWithErrors : EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await close();
+  }
+}
+
+function printResult(result: SyncResult, json: boolean): void {
+  if (json) {
+    const { error, ...rest } = result;
+    process.stdout.write(
+      `${JSON.stringify({ ...rest, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) }, null, 2)}\n`,
+    );
+    return;
+  }
+  const table = new Table({ head: ["table", "rows read", "sent", "unchanged", "filtered", "oversize", "state"] });
+  for (const s of result.streams) {
+    table.push([s.stream, s.rowsRead, s.docsSent, s.unchanged, s.filtered, s.oversize, s.error === undefined ? s.state : `${s.state}: ${s.error}`]);
+  }
+  const out = process.stdout;
+  out.write(`${table.toString()}\n`);
+  const b = result.bulk;
+  out.write(
+    `sync ${result.status}${result.resumed ? " (resumed)" : ""} in ${(result.durationMs / 1000).toFixed(1)}s: ` +
+      `${b.created} created, ${b.updated} updated, ${result.deleted} deleted, ${b.failed} failed; ` +
+      `index ${result.indexName} has ${result.indexCount ?? "?"} documents\n`,
+  );
+  for (const w of result.warnings) out.write(`warning: ${w}\n`);
+  for (const f of result.failures.slice(0, 10)) out.write(`failed: id ${f.id}: ${f.reason}\n`);
+  for (const o of result.oversize.slice(0, 10)) {
+    out.write(`over the size limit: ${o.stream} key ${JSON.stringify(o.key)} (${o.bytes} bytes)\n`);
+  }
+  if (result.deleteSkippedReason !== undefined) out.write(`${result.deleteSkippedReason}\n`);
+  if (result.error !== undefined) out.write(`error: ${result.error.message}\n`);
+}
+
+async function runValidate(path: string): Promise<number> {
+  const logger = await createLogger({ level: "error" });
+  let close = async (): Promise<void> => undefined;
+  try {
+    const config = loadAppConfig(path);
+    process.stdout.write("configuration: ok\n");
+    const rules = await prepareRules(config.syncRules);
+    process.stdout.write(`sync rules: ok (${rules.advanced.length} advanced)\n`);
+    const wired = await wireStandalone(config, logger);
+    close = wired.close;
+    const server = await wired.source.ping();
+    process.stdout.write(`postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`);
+    process.stdout.write(`elasticsearch: ok (${wired.es.version})\n`);
+    const plan = await wired.source.plan(rules.advanced);
+    process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
+    for (const s of plan.skipped) process.stdout.write(`  skipped ${s.table}: ${s.reason}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  } finally {
+    await close();
+  }
+}
+
+async function runTables(path: string): Promise<number> {
+  const logger = await createLogger({ level: "error" });
+  let close = async (): Promise<void> => undefined;
+  try {
+    const config = loadAppConfig(path);
+    const rules = await prepareRules(config.syncRules);
+    const wired = await wireStandalone(config, logger);
+    close = wired.close;
+    const plan = await wired.source.plan(rules.advanced);
+    const table = new Table({ head: ["stream", "key", "columns", "estimated rows", "status"] });
+    for (const s of plan.streams) {
+      table.push([
+        s.id,
+        s.keyIndexes.map((i) => s.columns[i]?.name ?? "?").join(", "),
+        s.columns.length,
+        s.estimatedRows < 0 ? "?" : s.estimatedRows,
+        "sync",
+      ]);
+    }
+    for (const s of plan.skipped) table.push([s.table, "", "", "", `skipped: ${s.reason}`]);
+    process.stdout.write(`${table.toString()}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  } finally {
+    await close();
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof ConfigErrors || error instanceof ConfigError || error instanceof SyncRuleError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT.invalidConfig;
+  }
+  if (error instanceof CanceledError) {
+    process.stderr.write("canceled\n");
+    return EXIT.canceled;
+  }
+  if (error instanceof PgSearchError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return error.code === "sync_rule_invalid" || error.code === "source_unknown_tables" ? EXIT.invalidConfig : EXIT.syncFailed;
+  }
+  process.stderr.write(`unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+  return EXIT.syncFailed;
+}
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,292 @@
+import type { Client } from "@elastic/elasticsearch";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CanceledError, SinkError, TooManyErrorsError, throwIfAborted } from "../errors.js";
+import { describeEsError } from "./es-client.js";
+
+/** One operation for `_bulk`. `tag` comes back in callbacks (the sync uses it for checkpoints). */
+export interface BulkItem<Tag = unknown> {
+  action: "index" | "delete";
+  id: string;
+  /** The document's JSON source (index only). */
+  source?: string;
+  tag?: Tag;
+}
+
+export type ItemOutcome = "created" | "updated" | "noop" | "deleted" | "not_found" | "failed";
+
+export interface ItemFailure {
+  id: string;
+  action: BulkItem["action"];
+  status: number;
+  reason: string;
+  tag: unknown;
+}
+
+export interface ErrorBudget {
+  /** Stop after more than this many failures in a row. */
+  maxConsecutive: number;
+  /** Stop after more than this many failures in total. */
+  maxTotal: number;
+  /** Stop when more than this share of the last `window` items failed. */
+  maxRate: number;
+  window: number;
+}
+
+export interface BulkWriterOptions<Tag> {
+  client: Client;
+  index: string;
+  pipeline?: string | undefined;
+  /** Flush a request when its body would exceed this many bytes... */
+  maxBytes: number;
+  /** ...or hold this many operations. */
+  maxDocs: number;
+  /** Requests in flight; `add` waits when all are busy (backpressure to the reader). */
+  concurrency: number;
+  /** Attempts per item for retryable failures (429, 5xx, timeouts). */
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  requestTimeoutMs?: number;
+  errorBudget?: ErrorBudget;
+  signal?: AbortSignal | undefined;
+  onItem?: (item: BulkItem<Tag>, outcome: ItemOutcome, failure?: ItemFailure) => void;
+  /** Called for each retry round, for logs and tests. */
+  onRetry?: (info: { items: number; attempt: number; delayMs: number; reason: string }) => void;
+}
+
+export interface BulkStats {
+  created: number;
+  updated: number;
+  noop: number;
+  deleted: number;
+  notFound: number;
+  failed: number;
+  /** Bytes of NDJSON sent, retries included. */
+  bytesSent: number;
+  requests: number;
+  retries: number;
+}
+
+export const DEFAULT_ERROR_BUDGET: ErrorBudget = { maxConsecutive: 10, maxTotal: 1000, maxRate: 0.15, window: 100 };
+
+interface Pending<Tag> {
+  item: BulkItem<Tag>;
+  line: string;
+  attempt: number;
+}
+
+/**
+ * Writes to Elasticsearch through `_bulk` with a pre-built NDJSON body. Batches are bounded in
+ * bytes and operations; retryable item failures (429, 5xx) and failed requests are retried with
+ * exponential backoff and full jitter; other failures are reported per item with the reason, and
+ * an error budget stops the sync when too many fail.
+ */
+export class BulkWriter<Tag = unknown> {
+  readonly stats: BulkStats = {
+    created: 0,
+    updated: 0,
+    noop: 0,
+    deleted: 0,
+    notFound: 0,
+    failed: 0,
+    bytesSent: 0,
+    requests: 0,
+    retries: 0,
+  };
+  /** The first failures, kept for the final report. */
+  readonly failures: ItemFailure[] = [];
+
+  private batch: Pending<Tag>[] = [];
+  private batchBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private fatal: Error | undefined;
+  private consecutiveFailures = 0;
+  private readonly recent: boolean[] = [];
+  private readonly path: string;
+  private readonly querystring: Record<string, string>;
+  private readonly budget: ErrorBudget;
+
+  constructor(private readonly options: BulkWriterOptions<Tag>) {
+    this.path = `/${encodeURIComponent(options.index)}/_bulk`;
+    this.querystring = {
+      filter_path: "errors,items.*.status,items.*.result,items.*.error.type,items.*.error.reason",
+      ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
+    };
+    this.budget = options.errorBudget ?? DEFAULT_ERROR_BUDGET;
+  }
+
+  /** Queues an operation; resolves once there is room for more (callers must await it). */
+  async add(item: BulkItem<Tag>): Promise<void> {
+    this.check();
+    const meta = `{"${item.action}":{"_id":${JSON.stringify(item.id)}}}\n`;
+    const line = item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta;
+    const bytes = Buffer.byteLength(line);
+    if (this.batch.length > 0 && this.batchBytes + bytes > this.options.maxBytes) await this.dispatch();
+    this.batch.push({ item, line, attempt: 0 });
+    this.batchBytes += bytes;
+    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes) await this.dispatch();
+  }
+
+  /** Sends what is queued and waits for every request in flight. */
+  async flush(): Promise<void> {
+    if (this.batch.length > 0) await this.dispatch();
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.fatal !== undefined) throw this.fatal;
+    throwIfAborted(this.options.signal);
+  }
+
+  private async dispatch(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight);
+    this.check();
+    const task = this.send(batch)
+      .catch((error: unknown) => {
+        this.fatal ??= error instanceof Error ? error : new Error(String(error));
+      })
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+  }
+
+  /** Sends a batch, then re-sends its retryable items until they succeed or run out of attempts. */
+  private async send(batch: Pending<Tag>[]): Promise<void> {
+    let pending = batch;
+    let round = 0;
+    while (pending.length > 0) {
+      if (round > 0) {
+        const delayMs = this.backoff(round);
+        this.stats.retries += pending.length;
+        this.options.onRetry?.({ items: pending.length, attempt: round, delayMs, reason: "retryable failures" });
+        await sleep(delayMs, undefined, { signal: this.options.signal }).catch(() => undefined);
+        this.check();
+      }
+      round++;
+      pending = await this.sendOnce(pending);
+    }
+  }
+
+  private async sendOnce(batch: Pending<Tag>[]): Promise<Pending<Tag>[]> {
+    const body = batch.map((p) => p.line).join("");
+    let response: BulkResponse;
+    try {
+      this.stats.requests++;
+      this.stats.bytesSent += Buffer.byteLength(body);
+      response = (await this.options.client.transport.request(
+        { method: "POST", path: this.path, querystring: this.querystring, bulkBody: body },
+        {
+          maxRetries: 0,
+          signal: this.options.signal,
+          ...(this.options.requestTimeoutMs === undefined ? {} : { requestTimeout: this.options.requestTimeoutMs }),
+        },
+      )) as BulkResponse;
+    } catch (error) {
+      if (this.options.signal?.aborted === true) throw new CanceledError("canceled", { cause: error });
+      const sinkError = describeEsError(error, "bulk request failed");
+      if (!sinkError.retryable) throw sinkError;
+      return this.retryOrFail(batch, sinkError.status ?? 0, sinkError.message);
+    }
+    const items = response.items ?? [];
+    if (items.length !== batch.length) {
+      throw new SinkError(`bulk response has ${items.length} items for ${batch.length} operations`);
+    }
+    const retry: Pending<Tag>[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const pending = batch[i] as Pending<Tag>;
+      const result = Object.values(items[i] ?? {})[0] ?? { status: 0 };
+      const status = result.status ?? 0;
+      if (status >= 200 && status < 300) {
+        this.succeeded(pending.item, result.result);
+      } else if (status === 404 && pending.item.action === "delete") {
+        this.stats.notFound++;
+        this.recordOutcome(true);
+        this.options.onItem?.(pending.item, "not_found");
+      } else if (status === 429 || status >= 500) {
+        retry.push(pending);
+      } else {
+        this.failed(pending, status, result.error === undefined ? `HTTP ${status}` : `${result.error.type}: ${result.error.reason}`);
+      }
+    }
+    return retry.length === 0 ? [] : this.retryOrFail(retry, 429, "rejected by Elasticsearch (429/5xx)");
+  }
+
+  private retryOrFail(batch: Pending<Tag>[], status: number, reason: string): Pending<Tag>[] {
+    const maxAttempts = this.options.maxAttempts ?? 12;
+    const again: Pending<Tag>[] = [];
+    for (const pending of batch) {
+      pending.attempt++;
+      if (pending.attempt >= maxAttempts) this.failed(pending, status, `gave up after ${maxAttempts} attempts: ${reason}`);
+      else again.push(pending);
+    }
+    return again;
+  }
+
+  private succeeded(item: BulkItem<Tag>, result: string | undefined): void {
+    let outcome: ItemOutcome;
+    if (item.action === "delete") {
+      outcome = "deleted";
+      this.stats.deleted++;
+    } else if (result === "updated") {
+      outcome = "updated";
+      this.stats.updated++;
+    } else if (result === "noop") {
+      outcome = "noop";
+      this.stats.noop++;
+    } else {
+      outcome = "created";
+      this.stats.created++;
+    }
+    this.recordOutcome(true);
+    this.options.onItem?.(item, outcome);
+  }
+
+  private failed(pending: Pending<Tag>, status: number, reason: string): void {
+    const failure: ItemFailure = { id: pending.item.id, action: pending.item.action, status, reason, tag: pending.item.tag };
+    this.stats.failed++;
+    if (this.failures.length < 100) this.failures.push(failure);
+    this.options.onItem?.(pending.item, "failed", failure);
+    this.recordOutcome(false);
+    const b = this.budget;
+    const recentFailures = this.recent.filter((ok) => !ok).length;
+    let why: string | undefined;
+    if (this.consecutiveFailures > b.maxConsecutive) why = `more than ${b.maxConsecutive} consecutive`;
+    else if (this.stats.failed > b.maxTotal) why = `more than ${b.maxTotal} in total`;
+    else if (this.recent.length >= b.window && recentFailures / this.recent.length > b.maxRate) {
+      why = `${recentFailures} of the last ${this.recent.length}`;
+    }
+    if (why !== undefined && this.fatal === undefined) {
+      this.fatal = new TooManyErrorsError(
+        `too many documents failed to index (${why}); last: id ${failure.id}: ${failure.reason}`,
+      );
+    }
+  }
+
+  private recordOutcome(ok: boolean): void {
+    this.consecutiveFailures = ok ? 0 : this.consecutiveFailures + 1;
+    this.recent.push(ok);
+    if (this.recent.length > this.budget.window) this.recent.shift();
+  }
+
+  /** Exponential backoff with full jitter, so many writers do not retry in step. */
+  private backoff(round: number): number {
+    const base = this.options.backoffBaseMs ?? 200;
+    const max = this.options.backoffMaxMs ?? 30_000;
+    const ceiling = Math.min(max, base * 2 ** (round - 1));
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+}
+
+interface BulkItemResult {
+  status?: number;
+  result?: string;
+  error?: { type?: string; reason?: string };
+}
+
+interface BulkResponse {
+  errors?: boolean;
+  items?: Record<string, BulkItemResult>[];
+}

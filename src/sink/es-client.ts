@@ -1,0 +1,109 @@
+import { Client } from "@elastic/elasticsearch";
+import { SinkError } from "../errors.js";
+
+export interface ElasticsearchOptions {
+  host: string;
+  apiKey?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** PEM content or a path of the CA that signed Elasticsearch's certificate. */
+  caCerts?: string | undefined;
+  requestTimeoutMs: number;
+}
+
+export interface ConnectedElasticsearch {
+  client: Client;
+  version: string;
+  major: number;
+}
+
+/**
+ * Creates a client that speaks to both 8.x and 9.x servers. Client 9 sends
+ * `compatible-with=9` headers that an 8.x server rejects, so the server's version is asked first
+ * with plain JSON headers and, for 8.x, the client's default headers are switched to
+ * `compatible-with=8`.
+ */
+export async function connectElasticsearch(options: ElasticsearchOptions, signal?: AbortSignal): Promise<ConnectedElasticsearch> {
+  const client = new Client({
+    node: options.host,
+    requestTimeout: options.requestTimeoutMs,
+    maxRetries: 3,
+    // Our own writer compresses nothing: on loopback and LANs compression costs more CPU than it saves.
+    compression: false,
+    ...(options.apiKey !== undefined && options.apiKey !== "" ? { auth: { apiKey: options.apiKey } } : {}),
+    ...(options.username !== undefined && options.username !== ""
+      ? { auth: { username: options.username, password: options.password ?? "" } }
+      : {}),
+    ...(options.caCerts !== undefined && options.caCerts !== "" ? { tls: { ca: options.caCerts } } : {}),
+  });
+  let info: { version?: { number?: string } };
+  try {
+    info = (await client.transport.request(
+      { method: "GET", path: "/" },
+      { headers: { accept: "application/json" }, signal },
+    )) as { version?: { number?: string } };
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw describeEsError(error, `cannot reach Elasticsearch at ${redactUrl(options.host)}`);
+  }
+  const version = info.version?.number ?? "unknown";
+  const major = Number.parseInt(version, 10);
+  if (!(major === 8 || major === 9)) {
+    await client.close().catch(() => undefined);
+    throw new SinkError(`Elasticsearch ${version} is not supported; pgsearch needs 8.x or 9.x`, { code: "sink_unsupported" });
+  }
+  if (major === 8) useCompatHeaders(client, 8);
+  return { client, version, major };
+}
+
+function useCompatHeaders(client: Client, major: number): void {
+  const values: Record<string, string> = {
+    "json content type": `application/vnd.elasticsearch+json; compatible-with=${major}`,
+    "ndjson content type": `application/vnd.elasticsearch+x-ndjson; compatible-with=${major}`,
+    "accept header": `application/vnd.elasticsearch+json; compatible-with=${major},text/plain`,
+  };
+  const transport = client.transport as unknown as Record<symbol, unknown>;
+  let replaced = 0;
+  for (const symbol of Object.getOwnPropertySymbols(transport)) {
+    const value = symbol.description === undefined ? undefined : values[symbol.description];
+    if (value !== undefined) {
+      transport[symbol] = value;
+      replaced++;
+    }
+  }
+  if (replaced !== 3) throw new Error("unexpected @elastic/transport internals: cannot set compatibility headers");
+}
+
+/** "https://user:secret@host" → "https://host": URLs may carry credentials. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+/** Maps client errors to SinkErrors with the HTTP status and Elasticsearch's reason. */
+export function describeEsError(error: unknown, context: string): SinkError {
+  if (error instanceof SinkError) return error;
+  const err = error as {
+    name?: string;
+    message?: string;
+    meta?: { statusCode?: number; body?: { error?: { type?: string; reason?: string } | string } };
+  };
+  const status = err.meta?.statusCode;
+  const body = err.meta?.body?.error;
+  const reason = typeof body === "string" ? body : body === undefined ? err.message : `${body.type}: ${body.reason}`;
+  const retryable =
+    status === undefined
+      ? err.name === "ConnectionError" || err.name === "TimeoutError"
+      : status === 429 || status >= 500;
+  return new SinkError(`${context}: ${status === undefined ? "" : `HTTP ${status} `}${reason ?? "unknown error"}`, {
+    retryable,
+    cause: error,
+    ...(status === undefined ? {} : { status }),
+  });
+}

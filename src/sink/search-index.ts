@@ -1,0 +1,129 @@
+import type { Client } from "@elastic/elasticsearch";
+import { SinkError, throwIfAborted } from "../errors.js";
+import { describeEsError } from "./es-client.js";
+
+/** Mapping of the bookkeeping object pgsearch adds to documents (see sync/document.ts). */
+export const META_MAPPING = {
+  _pgsearch: {
+    properties: {
+      source: { type: "keyword" },
+      key: { type: "keyword", index: false, doc_values: false },
+      hash: { type: "keyword", index: false, doc_values: false },
+    },
+  },
+} as const;
+
+/** The content index: creation, counts, scans and hashes; everything the sync needs from it. */
+export class SearchIndex {
+  constructor(
+    private readonly client: Client,
+    readonly name: string,
+  ) {}
+
+  /** Creates the index when missing (dynamic mapping by default, as the reference does). */
+  async ensure(options: { properties?: Record<string, unknown>; signal?: AbortSignal } = {}): Promise<"created" | "exists"> {
+    const properties = { ...options.properties, ...META_MAPPING };
+    try {
+      const exists = await this.client.indices.exists({ index: this.name }, { signal: options.signal });
+      if (!exists) {
+        try {
+          await this.client.indices.create({ index: this.name, mappings: { properties } }, { signal: options.signal });
+          return "created";
+        } catch (error) {
+          // Another process created it in the meantime.
+          if ((error as { body?: { error?: { type?: string } } }).body?.error?.type !== "resource_already_exists_exception") {
+            throw error;
+          }
+        }
+      }
+      await this.client.indices.putMapping({ index: this.name, properties: { ...META_MAPPING } }, { signal: options.signal });
+      return "exists";
+    } catch (error) {
+      throw describeEsError(error, `cannot prepare index ${this.name}`);
+    }
+  }
+
+  async count(query?: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
+    try {
+      const result = await this.client.count({ index: this.name, ...(query === undefined ? {} : { query }) }, { signal });
+      return result.count;
+    } catch (error) {
+      throw describeEsError(error, `cannot count documents of ${this.name}`);
+    }
+  }
+
+  async refresh(signal?: AbortSignal): Promise<void> {
+    await this.client.indices.refresh({ index: this.name }, { signal });
+  }
+
+  /** Stored content hashes of the given ids (missing ids are absent from the map). */
+  async hashes(ids: string[], signal?: AbortSignal): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (ids.length === 0) return found;
+    try {
+      const result = await this.client.mget<{ _pgsearch?: { hash?: string } }>(
+        { index: this.name, ids, _source_includes: ["_pgsearch.hash"], realtime: true },
+        { signal },
+      );
+      for (const doc of result.docs) {
+        if ("found" in doc && doc.found) {
+          const hash = doc._source?._pgsearch?.hash;
+          if (hash !== undefined) found.set(doc._id, hash);
+        }
+      }
+      return found;
+    } catch (error) {
+      throw describeEsError(error, `cannot read stored hashes from ${this.name}`);
+    }
+  }
+
+  /**
+   * Every document matching `query`, a page at a time, through a point in time and
+   * `search_after` (no scroll contexts, memory bounded by one page). Works without the reindex
+   * module, which the test distribution of Elasticsearch lacks.
+   */
+  async *scan<Source>(options: {
+    query: Record<string, unknown>;
+    sourceIncludes: string[];
+    pageSize: number;
+    signal?: AbortSignal | undefined;
+  }): AsyncGenerator<{ id: string; source: Source | undefined }[]> {
+    const { signal } = options;
+    let pitId: string;
+    try {
+      pitId = (await this.client.openPointInTime({ index: this.name, keep_alive: "5m" }, { signal })).id;
+    } catch (error) {
+      throw describeEsError(error, `cannot open a point in time on ${this.name}`);
+    }
+    try {
+      let searchAfter: (string | number)[] | undefined;
+      for (;;) {
+        throwIfAborted(signal);
+        const result = await this.client.search<Source>(
+          {
+            pit: { id: pitId, keep_alive: "5m" },
+            size: options.pageSize,
+            query: options.query,
+            _source: { includes: options.sourceIncludes },
+            sort: [{ _shard_doc: "asc" }],
+            track_total_hits: false,
+            ...(searchAfter === undefined ? {} : { search_after: searchAfter }),
+          },
+          { signal },
+        );
+        if (result.pit_id !== undefined) pitId = result.pit_id;
+        const hits = result.hits.hits;
+        if (hits.length === 0) return;
+        yield hits.map((hit) => ({ id: hit._id ?? "", source: hit._source }));
+        const last = hits[hits.length - 1];
+        searchAfter = last?.sort as (string | number)[] | undefined;
+        if (hits.length < options.pageSize || searchAfter === undefined) return;
+      }
+    } catch (error) {
+      if (error instanceof SinkError) throw error;
+      throw describeEsError(error, `cannot scan ${this.name}`);
+    } finally {
+      await this.client.closePointInTime({ id: pitId }).catch(() => undefined);
+    }
+  }
+}

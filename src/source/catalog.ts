@@ -1,0 +1,146 @@
+import type { PgClient } from "./connection.js";
+import { queryWithSignal } from "./connection.js";
+
+/** A column as the catalog describes it; `sqlType` is format_type() output, usable in a cast. */
+export interface ColumnInfo {
+  name: string;
+  sqlType: string;
+  /** pg_type.typname of the column (or of the array element for arrays). */
+  typeName: string;
+  /** pg_type.typtype: b base, e enum, r range, m multirange, c composite, d domain. */
+  typeKind: string;
+  isArray: boolean;
+}
+
+export interface TableInfo {
+  schema: string;
+  name: string;
+  /** r table, p partitioned table, v view, m materialized view, f foreign table. */
+  kind: "r" | "p" | "v" | "m" | "f";
+  columns: ColumnInfo[];
+  /** Primary key columns in key order; empty when the table has none. */
+  primaryKey: string[];
+  /** Planner's row estimate (reltuples), -1 when never analyzed. */
+  estimatedRows: number;
+  canSelect: boolean;
+}
+
+const TABLES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+       c.reltuples::bigint::text AS estimated_rows,
+       has_table_privilege(c.oid, 'SELECT') AS can_select,
+       COALESCE((
+         SELECT json_agg(a.attname ORDER BY k.ord)
+         FROM pg_constraint pk
+         CROSS JOIN LATERAL unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord)
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+         WHERE pk.conrelid = c.oid AND pk.contype = 'p'
+       ), '[]'::json)::text AS primary_key,
+       COALESCE((
+         SELECT json_agg(json_build_object(
+                  'name', a.attname,
+                  'sqlType', format_type(a.atttypid, a.atttypmod),
+                  'typeName', COALESCE(et.typname, t.typname),
+                  'typeKind', COALESCE(et.typtype, bt.typtype, t.typtype),
+                  'isArray', t.typcategory = 'A'
+                ) ORDER BY a.attnum)
+         FROM pg_attribute a
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
+         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       ), '[]'::json)::text AS columns
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1::text[])
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND NOT c.relispartition
+ORDER BY n.nspname, c.relname`;
+
+interface TableRow {
+  schema: string;
+  name: string;
+  kind: TableInfo["kind"];
+  estimated_rows: string;
+  can_select: string;
+  primary_key: string;
+  columns: string;
+}
+
+/**
+ * Every relation of the given schemas, with columns and primary keys. Partitions are left out:
+ * a partitioned table is read once through its parent.
+ */
+export async function listTables(client: PgClient, schemas: string[], signal?: AbortSignal): Promise<TableInfo[]> {
+  const result = await queryWithSignal<TableRow>(client, TABLES_SQL, [schemas], signal);
+  return result.rows.map((row) => ({
+    schema: row.schema,
+    name: row.name,
+    kind: row.kind,
+    estimatedRows: Number(row.estimated_rows),
+    canSelect: row.can_select === "t",
+    primaryKey: JSON.parse(row.primary_key) as string[],
+    columns: (JSON.parse(row.columns) as (ColumnInfo & { isArray: boolean | null })[]).map((c) => ({
+      ...c,
+      isArray: c.isArray === true,
+    })),
+  }));
+}
+
+/** Result columns of a query (without running it), with their types, for advanced rules. */
+export async function describeQuery(client: PgClient, query: string, signal?: AbortSignal): Promise<ColumnInfo[]> {
+  // LIMIT 0 plans the query and returns its row description without reading data.
+  const result = await queryWithSignal(client, `SELECT * FROM (${query}) AS q LIMIT 0`, [], signal);
+  const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
+  const types = await queryWithSignal<{ oid: string; sql_type: string; type_name: string; type_kind: string; is_array: string }>(
+    client,
+    `SELECT t.oid::text AS oid, format_type(t.oid, NULL) AS sql_type,
+            COALESCE(et.typname, t.typname) AS type_name,
+            COALESCE(et.typtype, bt.typtype, t.typtype) AS type_kind,
+            (t.typcategory = 'A')::text AS is_array
+     FROM pg_type t
+     LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
+     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+     WHERE t.oid = ANY($1::oid[])`,
+    [oids],
+    signal,
+  );
+  const byOid = new Map(types.rows.map((t) => [Number(t.oid), t]));
+  return result.fields.map((field) => {
+    const t = byOid.get(field.dataTypeID);
+    return {
+      name: field.name,
+      sqlType: t?.sql_type ?? "text",
+      typeName: t?.type_name ?? "text",
+      typeKind: t?.type_kind ?? "b",
+      isArray: t?.is_array === "true",
+    };
+  });
+}
+
+/** Server facts the reader adapts to. */
+export interface ServerInfo {
+  version: string;
+  versionNum: number;
+  commitTimestamps: boolean;
+  hasPostgis: boolean;
+}
+
+export async function serverInfo(client: PgClient, signal?: AbortSignal): Promise<ServerInfo> {
+  const result = await queryWithSignal<{ version: string; num: string; ts: string; postgis: string }>(
+    client,
+    `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
+            current_setting('track_commit_timestamp') AS ts,
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')::text AS postgis`,
+    [],
+    signal,
+  );
+  const row = result.rows[0];
+  if (row === undefined) throw new Error("server info query returned no row");
+  return {
+    version: row.version,
+    versionNum: Number(row.num),
+    commitTimestamps: row.ts === "on",
+    hasPostgis: row.postgis === "true",
+  };
+}

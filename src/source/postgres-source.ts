@@ -1,0 +1,148 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { PostgresConfig } from "../config/postgres-config.js";
+import { CanceledError, SourceError, throwIfAborted } from "../errors.js";
+import type { AdvancedRule } from "../rules/advanced.js";
+import type { ServerInfo, TableInfo } from "./catalog.js";
+import { describeQuery, listTables, serverInfo } from "./catalog.js";
+import type { ConnectionFactory, PgClient } from "./connection.js";
+import { isConnectionLost, queryWithSignal } from "./connection.js";
+import type { SourcePlan, SourceStream } from "./plan.js";
+import { planTables, queryStream, stripTrailingSemicolon } from "./plan.js";
+import type { ReadOptions, SourceRow } from "./reader.js";
+import { buildSelect, readStream } from "./reader.js";
+import { SyncSnapshot } from "./snapshot.js";
+import { quoteIdent } from "./sql.js";
+
+export interface SourceEvents {
+  /** A read lost its connection and resumes after the last delivered key. */
+  onRetry?: (info: { stream: string; attempt: number; error: unknown }) => void;
+}
+
+/** The PostgreSQL side of a sync: discovery, consistent snapshots, resumable streaming reads. */
+export class PostgresSource {
+  constructor(
+    readonly config: PostgresConfig,
+    private readonly connections: ConnectionFactory,
+    private readonly events: SourceEvents = {},
+  ) {}
+
+  /** Connects and runs a trivial query; throws a SourceError that says what to check. */
+  async ping(signal?: AbortSignal): Promise<ServerInfo> {
+    return this.withClient((client) => serverInfo(client, signal), signal);
+  }
+
+  async catalog(signal?: AbortSignal): Promise<TableInfo[]> {
+    return this.withClient((client) => listTables(client, this.config.schemas, signal), signal);
+  }
+
+  /**
+   * Decides what a sync reads: advanced rules when there are any (the `tables` field is then
+   * ignored, as in the reference), else the configured tables.
+   */
+  async plan(advancedRules: AdvancedRule[], signal?: AbortSignal): Promise<SourcePlan> {
+    return this.withClient(async (client) => {
+      const server = await serverInfo(client, signal);
+      const catalog = await listTables(client, this.config.schemas, signal);
+      if (advancedRules.length === 0) {
+        return { server, ...planTables(this.config, catalog) };
+      }
+      await client.query(`SET search_path = ${this.config.schemas.map(quoteIdent).join(", ")}`);
+      const streams: SourceStream[] = [];
+      for (const rule of advancedRules) {
+        const columns = await describeQuery(client, stripTrailingSemicolon(rule.query), signal).catch((error: unknown) => {
+          throw new SourceError(`advanced[${rule.index}]: the query fails: ${(error as Error).message}`, {
+            code: "sync_rule_invalid",
+            cause: error,
+          });
+        });
+        streams.push(queryStream(rule, this.config, catalog, columns));
+      }
+      return { server, streams, skipped: [] };
+    }, signal);
+  }
+
+  openSnapshot(signal?: AbortSignal): Promise<SyncSnapshot> {
+    return SyncSnapshot.open(this.connections, this.config.schemas, signal);
+  }
+
+  /**
+   * Reads a stream in key order. A dropped connection is retried `retry_count` times, resuming
+   * after the last key already delivered: no row is delivered twice or skipped.
+   */
+  async *read(
+    snapshot: SyncSnapshot,
+    stream: SourceStream,
+    server: ServerInfo,
+    options: ReadOptions,
+  ): AsyncGenerator<SourceRow[]> {
+    let after = options.after;
+    let attempt = 0;
+    for (;;) {
+      throwIfAborted(options.signal);
+      let client: PgClient | undefined;
+      try {
+        client = await snapshot.reader(options.signal);
+        for await (const batch of readStream(client, stream, server, { ...options, after })) {
+          const last = batch[batch.length - 1];
+          yield batch;
+          if (last !== undefined) after = last.key;
+          attempt = 0;
+        }
+        return;
+      } catch (error) {
+        if (error instanceof CanceledError || options.signal?.aborted === true) throw error;
+        if (!isConnectionLost(error) || attempt >= this.config.retryCount) {
+          throw wrapReadError(error, stream);
+        }
+        attempt++;
+        this.events.onRetry?.({ stream: stream.id, attempt, error });
+        await sleep(Math.min(500 * 2 ** (attempt - 1), 8000), undefined, { signal: options.signal }).catch(() => undefined);
+      } finally {
+        if (client !== undefined) await snapshot.release(client);
+      }
+    }
+  }
+
+  /**
+   * Which of the given keys still exist in the stream (in this snapshot): the delete pass asks
+   * this for keys it found in the index. Returns the JSON-encoded keys that exist, with their
+   * current document when `withDocs` (so rules can be re-applied).
+   */
+  async existing(
+    client: PgClient,
+    stream: SourceStream,
+    server: ServerInfo,
+    keys: (string | null)[][],
+    signal?: AbortSignal,
+  ): Promise<Map<string, SourceRow>> {
+    const { sql, keyTypes } = buildSelect(stream, server, { keysIn: true });
+    const columns = keyTypes.map((_, i) => keys.map((k) => k[i] ?? null));
+    const result = await queryWithSignal<Record<string, string | null>>(client, sql, columns, signal);
+    const found = new Map<string, SourceRow>();
+    for (const row of result.rows) {
+      const key = keyTypes.map((_, i) => row[`k${i}`] ?? null);
+      found.set(JSON.stringify(key), { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null });
+    }
+    return found;
+  }
+
+  private async withClient<T>(work: (client: PgClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const client = await this.connections.connect(signal);
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+function wrapReadError(error: unknown, stream: SourceStream): SourceError {
+  if (error instanceof SourceError) return error;
+  const err = error as { code?: string; message?: string };
+  return new SourceError(`read failed: ${err.message ?? String(error)}`, {
+    table: stream.id,
+    retryable: isConnectionLost(error),
+    cause: error,
+    ...(typeof err.code === "string" && /^[0-9A-Z]{5}$/.test(err.code) ? { sqlState: err.code } : {}),
+  });
+}

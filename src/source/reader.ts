@@ -1,0 +1,149 @@
+import type { ServerInfo } from "./catalog.js";
+import type { PgClient } from "./connection.js";
+import { queryWithSignal } from "./connection.js";
+import type { SourceStream } from "./plan.js";
+import { quoteIdent } from "./sql.js";
+
+/** One row as the reader hands it on: the document body is JSON rendered by PostgreSQL. */
+export interface SourceRow {
+  /** Key column values as PostgreSQL's text output, in key order; null for a NULL part. */
+  key: (string | null)[];
+  /** JSON object text with the output field names, e.g. {"public_employee_name":"John"}. */
+  doc: string;
+  /** JSON string of the row's commit time ("\"2024-...+00:00\""), or null when unknown. */
+  committedAt: string | null;
+}
+
+/**
+ * The SELECT that renders each row as a JSON document. PostgreSQL does the type conversion (in C)
+ * so numerics and int8 keep every digit, timestamps come out as ISO-8601 in UTC, arrays and
+ * json stay structured; a few types get an explicit conversion below.
+ */
+export function buildSelect(
+  stream: SourceStream,
+  server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis">,
+  options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean },
+): { sql: string; keyTypes: string[] } {
+  const ref = (i: number): string => {
+    const column = stream.columns[i];
+    if (column === undefined) throw new Error(`column ${i} out of range`);
+    return stream.kind === "query" ? `s.c${i}` : `s.${quoteIdent(column.name)}`;
+  };
+  const docColumns: string[] = [];
+  stream.columns.forEach((column, i) => {
+    const field = stream.fieldNames[i];
+    if (field === null || field === undefined) return;
+    docColumns.push(`${convertExpression(column, ref(i), server)} AS ${quoteIdent(field)}`);
+  });
+  const keyRefs = stream.keyIndexes.map(ref);
+  const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
+  const selectList = [
+    ...keyRefs.map((k, i) => `${k}::text AS k${i}`),
+    `(SELECT row_to_json(d) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
+    stream.hasXmin && server.commitTimestamps
+      ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
+      : "NULL::text AS ts",
+  ];
+  const from =
+    stream.kind === "query"
+      ? `${stream.fromSql} AS s(${stream.columns.map((_, i) => `c${i}`).join(", ")})`
+      : `${stream.fromSql} AS s`;
+  const where: string[] = [];
+  let param = 1;
+  if (options.resume === true) {
+    const params = keyTypes.map((type) => `$${param++}::${type}`);
+    where.push(`(${keyRefs.join(", ")}) > (${params.join(", ")})`);
+  }
+  if (options.keysIn === true) {
+    // One text[] parameter per key column, zipped by unnest: an index lookup per key.
+    const arrays = keyTypes.map((type) => `$${param++}::text[]::${type}[]`);
+    where.push(`(${keyRefs.join(", ")}) IN (SELECT * FROM unnest(${arrays.join(", ")}))`);
+  }
+  if (options.changedSince === true && stream.hasXmin && server.commitTimestamps) {
+    // Rows whose commit time is unknown (committed before track_commit_timestamp was on) are
+    // included: better re-sent than missed.
+    where.push(`COALESCE(pg_xact_commit_timestamp(s.xmin) >= $${param++}::timestamptz, true)`);
+  }
+  const sql =
+    `SELECT ${selectList.join(", ")} FROM ${from}` +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY ${keyRefs.join(", ")}`;
+  return { sql, keyTypes };
+}
+
+function convertExpression(
+  column: SourceStream["columns"][number],
+  ref: string,
+  server: Pick<ServerInfo, "hasPostgis">,
+): string {
+  if (column.isArray) return ref;
+  if (column.typeName === "bytea") return `translate(encode(${ref}, 'base64'), E'\\n', '')`;
+  if (column.typeKind === "r") {
+    // Ranges become Elasticsearch range objects: {"gte": 1, "lt": 10}; unbounded sides are left out.
+    return (
+      `CASE WHEN ${ref} IS NULL THEN NULL WHEN isempty(${ref}) THEN '{}'::json ELSE json_strip_nulls(json_build_object(` +
+      `CASE WHEN lower_inc(${ref}) THEN 'gte' ELSE 'gt' END, lower(${ref}), ` +
+      `CASE WHEN upper_inc(${ref}) THEN 'lte' ELSE 'lt' END, upper(${ref}))) END`
+    );
+  }
+  if (server.hasPostgis && (column.typeName === "geometry" || column.typeName === "geography")) {
+    return `ST_AsGeoJSON(${ref})::json`;
+  }
+  return ref;
+}
+
+export interface ReadOptions {
+  /** Rows per FETCH. */
+  batchRows: number;
+  /** Continue after this key (from a checkpoint or after a dropped connection). */
+  after?: (string | null)[] | undefined;
+  /** Only rows committed at or after this time (incremental syncs). */
+  changedSince?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+let cursorCounter = 0;
+
+/**
+ * Streams a stream's rows in key order through a server-side cursor, on a client whose
+ * transaction already holds the sync's snapshot. Memory is bounded by one batch.
+ */
+export async function* readStream(
+  client: PgClient,
+  stream: SourceStream,
+  server: ServerInfo,
+  options: ReadOptions,
+): AsyncGenerator<SourceRow[]> {
+  const resume = options.after !== undefined;
+  const changedSince = options.changedSince !== undefined;
+  const { sql } = buildSelect(stream, server, { resume, changedSince });
+  const params: unknown[] = [];
+  if (resume) params.push(...(options.after ?? []));
+  if (changedSince) params.push(options.changedSince);
+  const cursor = `pgsearch_${++cursorCounter}`;
+  await queryWithSignal(client, `DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params, options.signal);
+  const keyCount = stream.keyIndexes.length;
+  try {
+    for (;;) {
+      const result = await queryWithSignal<Record<string, string | null>>(
+        client,
+        `FETCH FORWARD ${Math.max(1, Math.floor(options.batchRows))} FROM ${cursor}`,
+        undefined,
+        options.signal,
+      );
+      if (result.rows.length === 0) return;
+      const rows: SourceRow[] = new Array<SourceRow>(result.rows.length);
+      for (let r = 0; r < result.rows.length; r++) {
+        const row = result.rows[r] as Record<string, string | null>;
+        const key = new Array<string | null>(keyCount);
+        for (let k = 0; k < keyCount; k++) key[k] = row[`k${k}`] ?? null;
+        rows[r] = { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null };
+      }
+      yield rows;
+      if (result.rows.length < options.batchRows) return;
+    }
+  } finally {
+    // The cursor dies with the transaction anyway; closing it frees server memory sooner.
+    await client.query(`CLOSE ${cursor}`).catch(() => undefined);
+  }
+}
