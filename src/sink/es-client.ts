@@ -36,17 +36,13 @@ export async function connectElasticsearch(options: ElasticsearchOptions, signal
       : {}),
     ...(options.caCerts !== undefined && options.caCerts !== "" ? { tls: { ca: options.caCerts } } : {}),
   });
-  let info: { version?: { number?: string } };
+  let version: string;
   try {
-    info = (await client.transport.request(
-      { method: "GET", path: "/" },
-      { headers: { accept: "application/json" }, signal },
-    )) as { version?: { number?: string } };
+    version = await serverVersion(client, signal);
   } catch (error) {
     await client.close().catch(() => undefined);
     throw describeEsError(error, `cannot reach Elasticsearch at ${redactUrl(options.host)}`);
   }
-  const version = info.version?.number ?? "unknown";
   const major = Number.parseInt(version, 10);
   if (!(major === 8 || major === 9)) {
     await client.close().catch(() => undefined);
@@ -54,6 +50,28 @@ export async function connectElasticsearch(options: ElasticsearchOptions, signal
   }
   if (major === 8) useCompatHeaders(client, 8);
   return { client, version, major };
+}
+
+/**
+ * The server's version from `GET /`, or from the local node's info where the root endpoint is
+ * absent (the test distributions ship without the rest-root module).
+ */
+async function serverVersion(client: Client, signal?: AbortSignal): Promise<string> {
+  const headers = { accept: "application/json" };
+  try {
+    const info = (await client.transport.request({ method: "GET", path: "/" }, { headers, signal })) as {
+      version?: { number?: string };
+    };
+    if (info.version?.number !== undefined) return info.version.number;
+  } catch (error) {
+    const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+    if (status !== 405 && status !== 404) throw error;
+  }
+  const nodes = (await client.transport.request(
+    { method: "GET", path: "/_nodes/_local", querystring: { filter_path: "nodes.*.version" } },
+    { headers, signal },
+  )) as { nodes?: Record<string, { version?: string }> };
+  return Object.values(nodes.nodes ?? {})[0]?.version ?? "unknown";
 }
 
 function useCompatHeaders(client: Client, major: number): void {

@@ -133,7 +133,12 @@ export function cancelBackend(client: PgClient): void {
     connectionParameters: ClientConfig;
   };
   if (internal.processID === null || internal.secretKey === null) return;
-  const side = new pg.Connection();
+  // pg's Connection speaks the wire protocol; its typings omit connect() and cancel().
+  const side = new pg.Connection() as unknown as {
+    on(event: string, listener: () => void): void;
+    connect(port: number, host: string): void;
+    cancel(processID: number | null, secretKey: number | null): void;
+  };
   side.on("error", () => undefined);
   const params = internal.connectionParameters as { host?: string; port?: number };
   side.connect(params.port ?? 5432, params.host ?? "localhost");

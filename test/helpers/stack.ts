@@ -1,0 +1,83 @@
+/**
+ * Access to the real test stack started by scripts/stack.sh (`eval "$(scripts/stack.sh env)"`).
+ * Every test file creates its own schema / index names, so files can run in parallel.
+ */
+import { Client as EsClient } from "@elastic/elasticsearch";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { resolvePostgresConfig, type PostgresConfig } from "../../src/config/index.js";
+import { connectElasticsearch } from "../../src/sink/es-client.js";
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    throw new Error(`${name} is not set: run the tests through 'npm test' or eval "$(scripts/stack.sh env)" first`);
+  }
+  return value;
+}
+
+export const stack = {
+  pgHost: () => required("PGHOST"),
+  pgPort: () => Number(required("PGPORT")),
+  pgUser: () => required("PGUSER"),
+  pgPassword: () => required("PGPASSWORD"),
+  pgDatabase: () => required("PGDATABASE"),
+  esUrl: () => required("ES_URL"),
+  tlsDir: () => required("PGSEARCH_TLS_DIR"),
+};
+
+/** A short random suffix for schema and index names. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString("hex")}`;
+}
+
+/** A superuser connection for fixtures (creating schemas, tables, rows). */
+export async function adminClient(): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: stack.pgHost(),
+    port: stack.pgPort(),
+    user: stack.pgUser(),
+    password: stack.pgPassword(),
+    database: stack.pgDatabase(),
+  });
+  await client.connect();
+  return client;
+}
+
+/** A resolved source configuration pointing at the stack, with overrides as plain config values. */
+export function sourceConfig(overrides: Record<string, unknown> = {}): PostgresConfig {
+  return resolvePostgresConfig({
+    host: stack.pgHost(),
+    port: stack.pgPort(),
+    username: stack.pgUser(),
+    password: stack.pgPassword(),
+    database: stack.pgDatabase(),
+    schema: "public",
+    tables: "*",
+    ...overrides,
+  });
+}
+
+export async function esClient(): Promise<EsClient> {
+  return (await connectElasticsearch({ host: stack.esUrl(), requestTimeoutMs: 60_000 })).client;
+}
+
+/** Every document of an index, as id → source, after a refresh (for equality checks). */
+export async function allDocuments(client: EsClient, index: string): Promise<Map<string, Record<string, unknown>>> {
+  await client.indices.refresh({ index });
+  const docs = new Map<string, Record<string, unknown>>();
+  let searchAfter: unknown[] | undefined;
+  for (;;) {
+    const result = await client.search<Record<string, unknown>>({
+      index,
+      size: 5000,
+      sort: [{ _doc: "asc" }],
+      query: { match_all: {} },
+      ...(searchAfter === undefined ? {} : { search_after: searchAfter as (string | number)[] }),
+    });
+    for (const hit of result.hits.hits) docs.set(hit._id ?? "", hit._source ?? {});
+    const last = result.hits.hits.at(-1);
+    if (result.hits.hits.length < 5000 || last?.sort === undefined) return docs;
+    searchAfter = last.sort;
+  }
+}
