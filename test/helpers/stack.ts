@@ -2,7 +2,7 @@
  * Access to the real test stack started by scripts/stack.sh (`eval "$(scripts/stack.sh env)"`).
  * Every test file creates its own schema / index names, so files can run in parallel.
  */
-import { Client as EsClient } from "@elastic/elasticsearch";
+import { Client as EsClient, type estypes } from "@elastic/elasticsearch";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { resolvePostgresConfig, type PostgresConfig } from "../../src/config/index.js";
@@ -66,14 +66,14 @@ export async function esClient(): Promise<EsClient> {
 export async function allDocuments(client: EsClient, index: string): Promise<Map<string, Record<string, unknown>>> {
   await client.indices.refresh({ index });
   const docs = new Map<string, Record<string, unknown>>();
-  let searchAfter: unknown[] | undefined;
+  let searchAfter: estypes.SortResults | undefined;
   for (;;) {
     const result = await client.search<Record<string, unknown>>({
       index,
       size: 5000,
-      sort: [{ _doc: "asc" }],
+      sort: ["_doc"],
       query: { match_all: {} },
-      ...(searchAfter === undefined ? {} : { search_after: searchAfter as (string | number)[] }),
+      ...(searchAfter === undefined ? {} : { search_after: searchAfter }),
     });
     for (const hit of result.hits.hits) docs.set(hit._id ?? "", hit._source ?? {});
     const last = result.hits.hits.at(-1);

