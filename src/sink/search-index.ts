@@ -28,6 +28,7 @@ export class SearchIndex {
       if (!exists) {
         try {
           await this.client.indices.create({ index: this.name, mappings: { properties } }, { signal: options.signal });
+          await this.waitReady(options.signal);
           return "created";
         } catch (error) {
           // Another process created it in the meantime.
@@ -37,10 +38,16 @@ export class SearchIndex {
         }
       }
       await this.client.indices.putMapping({ index: this.name, properties: { ...META_MAPPING } }, { signal: options.signal });
+      await this.waitReady(options.signal);
       return "exists";
     } catch (error) {
       throw describeEsError(error, `cannot prepare index ${this.name}`);
     }
+  }
+
+  /** Waits until the index's primary shards are active (a new index answers 503 before). */
+  private async waitReady(signal?: AbortSignal): Promise<void> {
+    await this.client.cluster.health({ index: this.name, wait_for_status: "yellow", timeout: "30s" }, { signal });
   }
 
   async count(query?: Record<string, unknown>, signal?: AbortSignal): Promise<number> {

@@ -124,14 +124,17 @@ export interface ServerInfo {
   versionNum: number;
   commitTimestamps: boolean;
   hasPostgis: boolean;
+  /** Schema the postgis extension lives in (its functions are called qualified). */
+  postgisSchema: string | null;
 }
 
 export async function serverInfo(client: PgClient, signal?: AbortSignal): Promise<ServerInfo> {
-  const result = await queryWithSignal<{ version: string; num: string; ts: string; postgis: string }>(
+  const result = await queryWithSignal<{ version: string; num: string; ts: string; postgis: string | null }>(
     client,
     `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
             current_setting('track_commit_timestamp') AS ts,
-            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')::text AS postgis`,
+            (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+             WHERE e.extname = 'postgis') AS postgis`,
     [],
     signal,
   );
@@ -141,6 +144,7 @@ export async function serverInfo(client: PgClient, signal?: AbortSignal): Promis
     version: row.version,
     versionNum: Number(row.num),
     commitTimestamps: row.ts === "on",
-    hasPostgis: row.postgis === "true",
+    hasPostgis: row.postgis !== null,
+    postgisSchema: row.postgis,
   };
 }

@@ -46,7 +46,7 @@ export class PostgresSource {
       if (advancedRules.length === 0) {
         return { server, ...planTables(this.config, catalog) };
       }
-      await client.query(`SET search_path = ${this.config.schemas.map(quoteIdent).join(", ")}`);
+      await client.query(`SET search_path = ${this.searchPath().map(quoteIdent).join(", ")}`);
       const streams: SourceStream[] = [];
       for (const rule of advancedRules) {
         const columns = await describeQuery(client, stripTrailingSemicolon(rule.query), signal).catch((error: unknown) => {
@@ -62,7 +62,7 @@ export class PostgresSource {
   }
 
   openSnapshot(signal?: AbortSignal): Promise<SyncSnapshot> {
-    return SyncSnapshot.open(this.connections, this.config.schemas, signal);
+    return SyncSnapshot.open(this.connections, this.searchPath(), signal);
   }
 
   /**
@@ -124,6 +124,14 @@ export class PostgresSource {
       found.set(JSON.stringify(key), { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null });
     }
     return found;
+  }
+
+  /**
+   * Unqualified names in advanced-rule queries resolve in the configured schemas first; public
+   * stays on the path so extension functions installed there keep working.
+   */
+  private searchPath(): string[] {
+    return [...new Set([...this.config.schemas, "public"])];
   }
 
   private async withClient<T>(work: (client: PgClient) => Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -21,7 +21,7 @@ export interface SourceRow {
  */
 export function buildSelect(
   stream: SourceStream,
-  server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis">,
+  server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis" | "postgisSchema">,
   options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean },
 ): { sql: string; keyTypes: string[] } {
   const ref = (i: number): string => {
@@ -74,7 +74,7 @@ export function buildSelect(
 function convertExpression(
   column: SourceStream["columns"][number],
   ref: string,
-  server: Pick<ServerInfo, "hasPostgis">,
+  server: Pick<ServerInfo, "hasPostgis" | "postgisSchema">,
 ): string {
   if (column.isArray) return ref;
   if (column.typeName === "bytea") return `translate(encode(${ref}, 'base64'), E'\\n', '')`;
@@ -87,7 +87,7 @@ function convertExpression(
     );
   }
   if (server.hasPostgis && (column.typeName === "geometry" || column.typeName === "geography")) {
-    return `ST_AsGeoJSON(${ref})::json`;
+    return `${quoteIdent(server.postgisSchema ?? "public")}.ST_AsGeoJSON(${ref})::json`;
   }
   return ref;
 }

@@ -55,6 +55,8 @@ export class ElasticsearchStateStore implements StateStore {
           }
         });
     }
+    // A just-created index (by us or a concurrent process) answers 503 until its shard is up.
+    await this.client.cluster.health({ index: STATE_INDEX, wait_for_status: "yellow", timeout: "30s" }, { signal });
     this.ensured = true;
   }
 
