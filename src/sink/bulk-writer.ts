@@ -42,7 +42,7 @@ export interface BulkWriterOptions<Tag> {
   maxDocs: number;
   /** Requests in flight; `add` waits when all are busy (backpressure to the reader). */
   concurrency: number;
-  /** Attempts per item for retryable failures (429, 5xx, timeouts). */
+  /** Attempts per item for retryable failures (429, 5xx, timeouts); default 20 (minutes of backoff). */
   maxAttempts?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -98,6 +98,10 @@ export class BulkWriter<Tag = unknown> {
 
   private batch: Pending<Tag>[] = [];
   private batchBytes = 0;
+  /** Items waiting out their backoff before going back into a batch. */
+  private retryQueue: (Pending<Tag> & { notBefore: number })[] = [];
+  /** Earliest notBefore in the retry queue (Infinity when empty), so `add` checks it cheaply. */
+  private nextRetryAt = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
   private fatal: Error | undefined;
   private consecutiveFailures = 0;
@@ -118,20 +122,58 @@ export class BulkWriter<Tag = unknown> {
   /** Queues an operation; resolves once there is room for more (callers must await it). */
   async add(item: BulkItem<Tag>): Promise<void> {
     this.check();
+    // Under sustained rejections the backlog of retries slows the reader down.
+    while (this.retryQueue.length > this.options.maxDocs * this.options.concurrency) {
+      await this.waitForRetries();
+      this.check();
+    }
+    if (this.nextRetryAt <= Date.now()) await this.takeDueRetries();
     const meta = `{"${item.action}":{"_id":${JSON.stringify(item.id)}}}\n`;
     const line = item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta;
-    const bytes = Buffer.byteLength(line);
+    await this.append({ item, line, attempt: 0 });
+  }
+
+  private async append(pending: Pending<Tag>): Promise<void> {
+    const bytes = Buffer.byteLength(pending.line);
     if (this.batch.length > 0 && this.batchBytes + bytes > this.options.maxBytes) await this.dispatch();
-    this.batch.push({ item, line, attempt: 0 });
+    this.batch.push(pending);
     this.batchBytes += bytes;
     if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes) await this.dispatch();
   }
 
-  /** Sends what is queued and waits for every request in flight. */
+  /** Sends what is queued, waits for every request in flight and every retry. */
   async flush(): Promise<void> {
-    if (this.batch.length > 0) await this.dispatch();
-    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    for (;;) {
+      this.check();
+      await this.takeDueRetries();
+      if (this.batch.length > 0) await this.dispatch();
+      if (this.inFlight.size > 0) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      if (this.retryQueue.length === 0) break;
+      await this.waitForRetries();
+    }
     this.check();
+  }
+
+  /** Moves retries whose backoff has passed into the current batch. */
+  private async takeDueRetries(): Promise<void> {
+    const now = Date.now();
+    const due = this.retryQueue.filter((p) => p.notBefore <= now);
+    if (due.length === 0) return;
+    this.retryQueue = this.retryQueue.filter((p) => p.notBefore > now);
+    this.nextRetryAt = this.retryQueue.reduce((min, p) => Math.min(min, p.notBefore), Number.POSITIVE_INFINITY);
+    for (const pending of due) await this.append(pending);
+  }
+
+  /** Resolves when the earliest retry is due (or a request finishes). */
+  private async waitForRetries(): Promise<void> {
+    const earliest = Math.min(...this.retryQueue.map((p) => p.notBefore));
+    const delay = Math.max(0, earliest - Date.now());
+    await Promise.race([sleep(delay, undefined, { signal: this.options.signal }).catch(() => undefined), ...this.inFlight]);
+    await this.takeDueRetries();
+    if (this.batch.length > 0 && this.inFlight.size < this.options.concurrency) await this.dispatch();
   }
 
   private check(): void {
@@ -153,21 +195,23 @@ export class BulkWriter<Tag = unknown> {
     this.inFlight.add(task);
   }
 
-  /** Sends a batch, then re-sends its retryable items until they succeed or run out of attempts. */
+  /**
+   * Sends a batch once. Retryable items wait out their own backoff in the retry queue and join a
+   * later batch, so one unlucky batch never holds a request slot while it sleeps.
+   */
   private async send(batch: Pending<Tag>[]): Promise<void> {
-    let pending = batch;
-    let round = 0;
-    while (pending.length > 0) {
-      if (round > 0) {
-        const delayMs = this.backoff(round);
-        this.stats.retries += pending.length;
-        this.options.onRetry?.({ items: pending.length, attempt: round, delayMs, reason: "retryable failures" });
-        await sleep(delayMs, undefined, { signal: this.options.signal }).catch(() => undefined);
-        this.check();
-      }
-      round++;
-      pending = await this.sendOnce(pending);
+    const retry = await this.sendOnce(batch);
+    if (retry.length === 0) return;
+    const now = Date.now();
+    let maxDelay = 0;
+    for (const pending of retry) {
+      const delayMs = this.backoff(pending.attempt);
+      maxDelay = Math.max(maxDelay, delayMs);
+      this.retryQueue.push({ ...pending, notBefore: now + delayMs });
+      this.nextRetryAt = Math.min(this.nextRetryAt, now + delayMs);
     }
+    this.stats.retries += retry.length;
+    this.options.onRetry?.({ items: retry.length, attempt: retry[0]?.attempt ?? 1, delayMs: maxDelay, reason: "retryable failures" });
   }
 
   private async sendOnce(batch: Pending<Tag>[]): Promise<Pending<Tag>[]> {
@@ -215,7 +259,7 @@ export class BulkWriter<Tag = unknown> {
   }
 
   private retryOrFail(batch: Pending<Tag>[], status: number, reason: string): Pending<Tag>[] {
-    const maxAttempts = this.options.maxAttempts ?? 12;
+    const maxAttempts = this.options.maxAttempts ?? 20;
     const again: Pending<Tag>[] = [];
     for (const pending of batch) {
       pending.attempt++;
@@ -273,8 +317,8 @@ export class BulkWriter<Tag = unknown> {
 
   /** Exponential backoff with full jitter, so many writers do not retry in step. */
   private backoff(round: number): number {
-    const base = this.options.backoffBaseMs ?? 200;
-    const max = this.options.backoffMaxMs ?? 30_000;
+    const base = this.options.backoffBaseMs ?? 100;
+    const max = this.options.backoffMaxMs ?? 10_000;
     const ceiling = Math.min(max, base * 2 ** (round - 1));
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }

@@ -73,7 +73,7 @@ export class ElasticsearchStateStore implements StateStore {
   async save(state: SyncState, signal?: AbortSignal): Promise<void> {
     try {
       await this.ensure(signal);
-      await this.client.index({ index: STATE_INDEX, id: state.index_name, document: state, refresh: "wait_for" }, { signal });
+      await this.client.index({ index: STATE_INDEX, id: state.index_name, document: state }, { signal });
     } catch (error) {
       throw describeEsError(error, `cannot save sync state for ${state.index_name}`);
     }

@@ -53,14 +53,17 @@ export async function startFaultProxy(
     const url = new URL(req.url ?? "/", target);
     if (req.method !== "POST" || !url.pathname.endsWith("/_bulk")) {
       const response = await forward(req, payload);
-      res.writeHead(response.status, { "content-type": response.headers.get("content-type") ?? "application/json" });
+      res.writeHead(response.status, {
+        "content-type": response.headers.get("content-type") ?? "application/json",
+        "x-elastic-product": "Elasticsearch",
+      });
       res.end(Buffer.from(await response.arrayBuffer()));
       return;
     }
     stats.bulkRequests++;
     if (random() < options.requestRejectRate) {
       stats.requestsRejected++;
-      res.writeHead(429, { "content-type": "application/json" });
+      res.writeHead(429, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
       res.end(JSON.stringify({ error: { type: "es_rejected_execution_exception", reason: "injected" }, status: 429 }));
       return;
     }
@@ -91,7 +94,7 @@ export async function startFaultProxy(
       const action = Object.keys(JSON.parse(op[0] as string) as object)[0] as string;
       return { [action]: { status: 429, error: { type: "es_rejected_execution_exception", reason: "injected" } } };
     });
-    res.writeHead(200, { "content-type": "application/json" });
+    res.writeHead(200, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
     res.end(JSON.stringify({ errors: rejected.some(Boolean), items }));
   };
 

@@ -48,13 +48,14 @@ describe("streaming reads", () => {
     const seen: number[] = [];
     let killed = false;
     try {
-      for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 1000 })) {
+      // An unusual batch size makes this reader's FETCH recognisable among concurrent tests.
+      for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 997 })) {
         for (const row of batch) seen.push(Number(row.key[0]));
         if (!killed && seen.length >= 5000) {
           // Kill the reader's backend (not the snapshot's coordinator) while it holds an open cursor.
           const killedRows = await admin.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'pgsearch' AND query LIKE 'FETCH%' AND pid <> pg_backend_pid()`,
+             WHERE application_name = 'pgsearch' AND query LIKE 'FETCH FORWARD 997 FROM%' AND pid <> pg_backend_pid()`,
           );
           expect(killedRows.rowCount).toBe(1);
           killed = true;
