@@ -102,8 +102,13 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
     const offset = node?.range?.[0];
     return offset === undefined ? sourceName : `${sourceName}:${lineCounter.linePos(offset).line}`;
   };
+  // A path whose environment variable was missing is reported once, not again as "empty".
+  const reported = new Set<string>();
   const fail = (keyPath: (string | number)[], message: string): void => {
-    errors.push(new ConfigError(`${lineOf(keyPath)} ${keyPath.join(".")}`, message));
+    const dotted = keyPath.join(".");
+    if (reported.has(dotted) && !message.startsWith("environment variable")) return;
+    reported.add(dotted);
+    errors.push(new ConfigError(`${lineOf(keyPath)} ${dotted}`, message));
   };
 
   // ${VAR} and ${VAR:-default} in every string scalar.

@@ -57,6 +57,11 @@ export function resolvePostgresConfig(raw: Record<string, unknown>, fieldPrefix 
   for (const f of [...CONNECTOR_FIELDS].sort((a, b) => a.order - b.order)) {
     if (!dependsMet(f)) continue;
     const value = plain.get(f.key);
+    if (isEmpty(value) && f.key === "ssl_ca") {
+      // Checked below: only verify-ca and verify-full need it.
+      values.set(f.key, "");
+      continue;
+    }
     if (isEmpty(value)) {
       if (f.required && f.type !== "bool" && !(f.type === "int" && f.defaultValue !== null && f.defaultValue !== "")) {
         if (f.type === "list" && f.defaultValue !== "") {
