@@ -3,10 +3,14 @@ import { readFileSync } from "node:fs";
 
 const report = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-// A file that failed to load counts as a failure even though it ran no test.
+// A file that failed outside its tests (import error, failing beforeAll) counts as a failure even
+// though its tests were only skipped.
 const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
+  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
 ).length;
+for (const file of report.testResults ?? []) {
+  if (file.status === "failed" && file.message) console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
+}
 for (const file of report.testResults ?? []) {
   for (const test of file.assertionResults ?? []) {
     if (test.status === "pending" || test.status === "skipped") {

@@ -4,6 +4,9 @@ import { queryWithSignal } from "./connection.js";
 import type { SourceStream } from "./plan.js";
 import { quoteIdent } from "./sql.js";
 
+/** Rows committed this long before the previous sync's snapshot are read again (cheap: hash-skipped). */
+export const INCREMENTAL_OVERLAP_SECONDS = 10;
+
 /** One row as the reader hands it on: the document body is JSON rendered by PostgreSQL. */
 export interface SourceRow {
   /** Key column values as PostgreSQL's text output, in key order; null for a NULL part. */
@@ -62,7 +65,10 @@ export function buildSelect(
   if (options.changedSince === true && stream.hasXmin && server.commitTimestamps) {
     // Rows whose commit time is unknown (committed before track_commit_timestamp was on) are
     // included: better re-sent than missed.
-    where.push(`COALESCE(pg_xact_commit_timestamp(s.xmin) >= $${param++}::timestamptz, true)`);
+    // The overlap covers transactions that committed while the previous snapshot was being taken.
+    where.push(
+      `COALESCE(pg_xact_commit_timestamp(s.xmin) >= $${param++}::timestamptz - interval '${INCREMENTAL_OVERLAP_SECONDS} seconds', true)`,
+    );
   }
   const sql =
     `SELECT ${selectList.join(", ")} FROM ${from}` +

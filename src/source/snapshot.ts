@@ -14,12 +14,16 @@ export class SyncSnapshot {
     /** null when the server cannot export snapshots (then each reader takes its own). */
     readonly snapshotId: string | null,
     private readonly searchPath: string[],
+    /** The server's clock when the snapshot's transaction began (ISO-8601): incremental cursors use it. */
+    readonly startedAt: string,
   ) {}
 
   static async open(factory: ConnectionFactory, searchPath: string[], signal?: AbortSignal): Promise<SyncSnapshot> {
     const coordinator = await factory.connect(signal);
     try {
       await queryWithSignal(coordinator, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [], signal);
+      const clock = await queryWithSignal<{ now: string }>(coordinator, "SELECT to_json(now())#>>'{}' AS now", [], signal);
+      const startedAt = clock.rows[0]?.now ?? new Date().toISOString();
       let snapshotId: string | null = null;
       try {
         const result = await queryWithSignal<{ id: string }>(coordinator, "SELECT pg_export_snapshot() AS id", [], signal);
@@ -29,7 +33,7 @@ export class SyncSnapshot {
         await coordinator.query("ROLLBACK");
         await coordinator.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       }
-      const snapshot = new SyncSnapshot(factory, coordinator, snapshotId, searchPath);
+      const snapshot = new SyncSnapshot(factory, coordinator, snapshotId, searchPath, startedAt);
       coordinator.on("end", () => {
         snapshot.coordinatorLost = true;
       });

@@ -19,6 +19,7 @@ export class CheckpointTracker {
     const batch = { after, pending, rows: 0 };
     queue.push(batch);
     const ticket: BatchTicket = {
+      stream,
       ack: () => {
         batch.pending--;
         if (batch.pending === 0) this.advance(stream);
@@ -66,5 +67,6 @@ export class CheckpointTracker {
 }
 
 export interface BatchTicket {
+  stream: string;
   ack(): void;
 }

@@ -10,7 +10,7 @@ import { CanceledError, DeleteGuardError, PgSearchError, SourceError } from "../
 import type { Logger } from "../observability/logger.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
-import { BulkWriter, type BulkStats, type ItemFailure } from "../sink/bulk-writer.js";
+import { BulkWriter, type BulkStats } from "../sink/bulk-writer.js";
 import { SearchIndex } from "../sink/search-index.js";
 import type { ServerInfo } from "../source/catalog.js";
 import type { SkippedTable, SourcePlan, SourceStream } from "../source/plan.js";
@@ -56,6 +56,13 @@ export interface SyncProgress {
   elapsedMs: number;
 }
 
+export interface DocumentFailure {
+  id: string;
+  table: string | undefined;
+  status: number;
+  reason: string;
+}
+
 export interface OversizeDocument {
   stream: string;
   key: (string | null)[];
@@ -73,7 +80,8 @@ export interface SyncResult {
   streams: StreamProgress[];
   skipped: SkippedTable[];
   bulk: BulkStats;
-  failures: ItemFailure[];
+  /** Documents Elasticsearch refused, with the table and the reason (the first 100). */
+  failures: DocumentFailure[];
   oversize: OversizeDocument[];
   /** Documents deleted because the source no longer has them. */
   deleted: number;
@@ -157,8 +165,8 @@ export class SyncEngine {
     };
 
     const snapshot = await source.openSnapshot(signal);
-    // The snapshot's own clock reading bounds the next incremental sync's window.
-    const snapshotStartedAt = startedAt;
+    // The server's clock at the snapshot bounds the next incremental sync's window.
+    const snapshotStartedAt = snapshot.startedAt;
     const fallbackTimestamp = JSON.stringify(startedAt.replace("Z", "+00:00"));
     const writer = new BulkWriter<BatchTicket>({
       client,
@@ -309,7 +317,12 @@ export class SyncEngine {
       streams: [...progress.values()],
       skipped: plan.skipped,
       bulk: { ...writer.stats },
-      failures: writer.failures,
+      failures: writer.failures.map((f) => ({
+        id: f.id,
+        table: (f.tag as BatchTicket | undefined)?.stream,
+        status: f.status,
+        reason: f.reason,
+      })),
       oversize,
       deleted,
       warnings,
@@ -494,8 +507,8 @@ function emptyProgress(stream: string, estimatedRows: number): StreamProgress {
   return { stream, estimatedRows, rowsRead: 0, docsSent: 0, unchanged: 0, filtered: 0, oversize: 0, state: "waiting" };
 }
 
-function streamOfTag(tag: unknown): string | undefined {
-  return (tag as { stream?: string } | undefined)?.stream;
+function streamOfTag(tag: BatchTicket | undefined): string | undefined {
+  return tag?.stream;
 }
 
 function planFingerprint(streams: SourceStream[], request: SyncRequest): string {
