@@ -49,7 +49,8 @@ const admin = new pg.Client({
   database: env("PGDATABASE"),
 });
 await admin.connect();
-const pgVersion = ((await admin.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+const pgVersion = ((await admin.query("SHOW server_version")).rows[0] as { server_version: string })
+  .server_version;
 
 const allResults: Record<string, unknown>[] = [];
 for (const size of values.size) {
@@ -116,11 +117,23 @@ for (const size of values.size) {
     return { docs, bytes };
   });
 
-  const engine = new SyncEngine({ source, client: es.client, state: new ElasticsearchStateStore(es.client), logger: silentLogger });
+  const engine = new SyncEngine({
+    source,
+    client: es.client,
+    state: new ElasticsearchStateStore(es.client),
+    logger: silentLogger,
+  });
   const runSync = (phase: string): Promise<PhaseResult> =>
     measure(phase, async () => {
-      const result = await engine.run({ indexName: index, jobType: "full", advancedRules: [], basicRules: rules.basic, options });
-      if (result.status !== "completed") throw new Error(`sync ${result.status}: ${result.error?.message ?? ""}`);
+      const result = await engine.run({
+        indexName: index,
+        jobType: "full",
+        advancedRules: [],
+        basicRules: rules.basic,
+        options,
+      });
+      if (result.status !== "completed")
+        throw new Error(`sync ${result.status}: ${result.error?.message ?? ""}`);
       return { docs: result.streams.reduce((n, s) => n + s.rowsRead, 0), bytes: result.bulk.bytesSent };
     });
   const sync = await runSync("pgsearch full sync");
@@ -134,7 +147,9 @@ for (const size of values.size) {
       )
     ).rows[0]?.column_name;
     if (textColumn !== undefined) {
-      await admin.query(`UPDATE ${data.schema}.${table.name} SET "${textColumn}" = "${textColumn}" || '!' WHERE id % 100 = 7`);
+      await admin.query(
+        `UPDATE ${data.schema}.${table.name} SET "${textColumn}" = "${textColumn}" || '!' WHERE id % 100 = 7`,
+      );
     }
   }
   const resyncChanged = await runSync("re-sync, 1% changed");
@@ -149,7 +164,12 @@ for (const size of values.size) {
   allResults.push({
     size,
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     versions: { elasticsearch: es.version, postgresql: pgVersion },
     settings: options,
     phases,
@@ -183,7 +203,8 @@ async function rawBulk(file: string, target: string): Promise<{ docs: number; by
       body: payload,
     });
     const result = (await response.json()) as { errors?: boolean };
-    if (!response.ok || result.errors === true) throw new Error(`ceiling _bulk failed: HTTP ${response.status}`);
+    if (!response.ok || result.errors === true)
+      throw new Error(`ceiling _bulk failed: HTTP ${response.status}`);
   };
   const flush = async (): Promise<void> => {
     const payload = body.join("");

@@ -81,7 +81,9 @@ function wide(rows: number): Dataset {
   }
   for (let i = 0; i < 6; i++) {
     columns.push(`j${i} jsonb`);
-    values.push(`jsonb_build_object('k', g % ${10 + i}, 'tag', 'tag' || (g % 7), 'nested', jsonb_build_object('x', ${i}))`);
+    values.push(
+      `jsonb_build_object('k', g % ${10 + i}, 'tag', 'tag' || (g % 7), 'nested', jsonb_build_object('x', ${i}))`,
+    );
   }
   for (let i = 0; i < 6; i++) {
     columns.push(`a${i} integer[]`);

@@ -37,10 +37,21 @@ export async function runFunctionalTest(deps: {
   await data.load(admin);
 
   const source = new PostgresSource(config, connectionFactory(config));
-  const engine = new SyncEngine({ source, client: es, state: new ElasticsearchStateStore(es), logger: silentLogger });
+  const engine = new SyncEngine({
+    source,
+    client: es,
+    state: new ElasticsearchStateStore(es),
+    logger: silentLogger,
+  });
   const rules = await prepareRules({ basic: [], advanced: [] });
   const sync = (): Promise<SyncResult> =>
-    engine.run({ indexName: index, jobType: "full", advancedRules: [], basicRules: rules.basic, options: DEFAULT_SYNC_OPTIONS });
+    engine.run({
+      indexName: index,
+      jobType: "full",
+      advancedRules: [],
+      basicRules: rules.basic,
+      options: DEFAULT_SYNC_OPTIONS,
+    });
 
   const checks: FtestReport["checks"] = [];
   const check = (name: string, ok: boolean, detail: string): void => {
@@ -50,12 +61,18 @@ export async function runFunctionalTest(deps: {
   const firstSync = await sync();
   const total = data.tables.reduce((n, t) => n + t.rows, 0);
   check("first sync completed", firstSync.status === "completed", firstSync.error?.message ?? "");
-  check("first sync indexed every row", firstSync.bulk.created === total, `${firstSync.bulk.created} of ${total}`);
+  check(
+    "first sync indexed every row",
+    firstSync.bulk.created === total,
+    `${firstSync.bulk.created} of ${total}`,
+  );
 
   for (const table of data.tables) {
     const t = `${data.schema}.${table.name}`;
     await admin.query(`DELETE FROM ${t} WHERE id <= ${CHANGED}`);
-    await admin.query(`UPDATE ${t} SET name = 'updated ' || id WHERE id > ${CHANGED} AND id <= ${2 * CHANGED}`);
+    await admin.query(
+      `UPDATE ${t} SET name = 'updated ' || id WHERE id > ${CHANGED} AND id <= ${2 * CHANGED}`,
+    );
     await admin.query(
       `INSERT INTO ${t} SELECT id + ${table.rows}, 'inserted ' || id, 1, 'new' FROM ${t} WHERE id <= ${3 * CHANGED} AND id > ${2 * CHANGED}`,
     );
@@ -63,7 +80,11 @@ export async function runFunctionalTest(deps: {
   const secondSync = await sync();
   const n = data.tables.length;
   check("second sync completed", secondSync.status === "completed", secondSync.error?.message ?? "");
-  check("deleted rows were deleted", secondSync.deleted === CHANGED * n, `${secondSync.deleted} deleted, expected ${CHANGED * n}`);
+  check(
+    "deleted rows were deleted",
+    secondSync.deleted === CHANGED * n,
+    `${secondSync.deleted} deleted, expected ${CHANGED * n}`,
+  );
   check(
     "only changed rows were sent",
     secondSync.bulk.created === CHANGED * n && secondSync.bulk.updated === CHANGED * n,
@@ -105,7 +126,15 @@ export async function runFunctionalTest(deps: {
   }
   const indexCount = (await es.count({ index })).count;
   const rowCount = total + 0; // CHANGED deleted and CHANGED inserted per table: the total is unchanged
-  check("every row's document has the row's values", mismatches.length === 0, mismatches.slice(0, 5).join("; "));
-  check("the index holds exactly the rows", indexCount === compared && compared === rowCount, `${indexCount} docs, ${compared} rows`);
+  check(
+    "every row's document has the row's values",
+    mismatches.length === 0,
+    mismatches.slice(0, 5).join("; "),
+  );
+  check(
+    "the index holds exactly the rows",
+    indexCount === compared && compared === rowCount,
+    `${indexCount} docs, ${compared} rows`,
+  );
   return { dataset: data.name, checks, passed: checks.every((c) => c.ok), firstSync, secondSync };
 }

@@ -32,7 +32,8 @@ const config = resolvePostgresConfig({
 });
 const started = Date.now();
 const report = await runFunctionalTest({ data, admin, es: es.client, config, index: `ftest-${data.name}` });
-for (const c of report.checks) console.log(`${c.ok ? "PASS" : "FAIL"} ${c.name}${c.detail === "" ? "" : ` (${c.detail})`}`);
+for (const c of report.checks)
+  console.log(`${c.ok ? "PASS" : "FAIL"} ${c.name}${c.detail === "" ? "" : ` (${c.detail})`}`);
 console.log(
   `ftest ${data.name}: ${report.passed ? "passed" : "FAILED"} in ${((Date.now() - started) / 1000).toFixed(0)}s ` +
     `(first sync ${(report.firstSync.durationMs / 1000).toFixed(1)}s, second ${(report.secondSync.durationMs / 1000).toFixed(1)}s)`,

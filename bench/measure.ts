@@ -12,7 +12,10 @@ export interface PhaseResult {
 }
 
 /** Runs `work` and reports throughput, peak RSS (sampled every 50 ms) and event-loop lag p99. */
-export async function measure(phase: string, work: () => Promise<{ docs: number; bytes: number }>): Promise<PhaseResult> {
+export async function measure(
+  phase: string,
+  work: () => Promise<{ docs: number; bytes: number }>,
+): Promise<PhaseResult> {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {

@@ -7,7 +7,20 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STACK=${PGSEARCH_STACK_DIR:-$ROOT/.stack}
+# Runtime data goes to .stack/ in the repo. PostgreSQL and Elasticsearch run as other users, who
+# cannot enter a checkout under a private directory (a mktemp -d, root's home): then the data
+# lives under /var/lib/pgsearch-stack and .stack is a link to it.
+stack_dir() {
+  if [ -n "${PGSEARCH_STACK_DIR:-}" ]; then echo "$PGSEARCH_STACK_DIR"; return; fi
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then echo "$ROOT/.stack"; return; fi
+  local private
+  private=/var/lib/pgsearch-stack/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+  mkdir -p "$private"
+  chmod 755 /var/lib/pgsearch-stack "$private"
+  if [ ! -L "$ROOT/.stack" ]; then rm -rf "$ROOT/.stack"; ln -s "$private" "$ROOT/.stack"; fi
+  echo "$private"
+}
+STACK=$(stack_dir)
 # Elasticsearch runs as an unprivileged user, which must be able to read the unpacked server:
 # root's home is private, so as root the cache lives under /var/cache.
 if [ "$(id -u)" = 0 ]; then CACHE=${PGSEARCH_CACHE_DIR:-/var/cache/pgsearch-stack}; else CACHE=${PGSEARCH_CACHE_DIR:-$HOME/.cache/pgsearch-stack}; fi

@@ -6,10 +6,12 @@ const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 // A file that failed outside its tests (import error, failing beforeAll) counts as a failure even
 // though its tests were only skipped.
 const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
+  (file) =>
+    file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
 ).length;
 for (const file of report.testResults ?? []) {
-  if (file.status === "failed" && file.message) console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
+  if (file.status === "failed" && file.message)
+    console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
 }
 for (const file of report.testResults ?? []) {
   for (const test of file.assertionResults ?? []) {
@@ -18,4 +20,6 @@ for (const file of report.testResults ?? []) {
     }
   }
 }
-console.log(`${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skipped} skipped`);
+console.log(
+  `${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skipped} skipped`,
+);

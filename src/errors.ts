@@ -82,9 +82,19 @@ export class SinkError extends PgSearchError {
   readonly documentId: string | undefined;
   constructor(
     message: string,
-    options: { status?: number; documentId?: string; retryable?: boolean; cause?: unknown; code?: string } = {},
+    options: {
+      status?: number;
+      documentId?: string;
+      retryable?: boolean;
+      cause?: unknown;
+      code?: string;
+    } = {},
   ) {
-    super(message, { code: options.code ?? "sink_failed", retryable: options.retryable ?? false, cause: options.cause });
+    super(message, {
+      code: options.code ?? "sink_failed",
+      retryable: options.retryable ?? false,
+      cause: options.cause,
+    });
     this.status = options.status;
     this.documentId = options.documentId;
   }
@@ -122,6 +132,8 @@ export class DeleteGuardError extends PgSearchError {
 /** Throws CanceledError when the signal is aborted; call between units of work. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) {
-    throw signal.reason instanceof PgSearchError ? signal.reason : new CanceledError("canceled", { cause: signal.reason });
+    throw signal.reason instanceof PgSearchError
+      ? signal.reason
+      : new CanceledError("canceled", { cause: signal.reason });
   }
 }

@@ -76,12 +76,14 @@ async function runSync(
   const controller = new AbortController();
   const stop = (): void => {
     if (controller.signal.aborted) process.exit(EXIT.canceled);
-    process.stderr.write("\nstopping: finishing the requests in flight and saving the checkpoint (Ctrl-C again to force)\n");
+    process.stderr.write(
+      "\nstopping: finishing the requests in flight and saving the checkpoint (Ctrl-C again to force)\n",
+    );
     controller.abort(new CanceledError("interrupted by signal"));
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  let close = async (): Promise<void> => undefined;
+  let close = (): Promise<void> => Promise.resolve();
   try {
     const config = loadAppConfig(opts.config);
     const rules = await prepareRules(config.syncRules);
@@ -122,9 +124,19 @@ function printResult(result: SyncResult, json: boolean): void {
     );
     return;
   }
-  const table = new Table({ head: ["table", "rows read", "sent", "unchanged", "filtered", "oversize", "state"] });
+  const table = new Table({
+    head: ["table", "rows read", "sent", "unchanged", "filtered", "oversize", "state"],
+  });
   for (const s of result.streams) {
-    table.push([s.stream, s.rowsRead, s.docsSent, s.unchanged, s.filtered, s.oversize, s.error === undefined ? s.state : `${s.state}: ${s.error}`]);
+    table.push([
+      s.stream,
+      s.rowsRead,
+      s.docsSent,
+      s.unchanged,
+      s.filtered,
+      s.oversize,
+      s.error === undefined ? s.state : `${s.state}: ${s.error}`,
+    ]);
   }
   const out = process.stdout;
   out.write(`${table.toString()}\n`);
@@ -145,7 +157,7 @@ function printResult(result: SyncResult, json: boolean): void {
 
 async function runValidate(path: string): Promise<number> {
   const logger = await createLogger({ level: "error" });
-  let close = async (): Promise<void> => undefined;
+  let close = (): Promise<void> => Promise.resolve();
   try {
     const config = loadAppConfig(path);
     process.stdout.write("configuration: ok\n");
@@ -154,7 +166,9 @@ async function runValidate(path: string): Promise<number> {
     const wired = await wireStandalone(config, logger);
     close = wired.close;
     const server = await wired.source.ping();
-    process.stdout.write(`postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`);
+    process.stdout.write(
+      `postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`,
+    );
     process.stdout.write(`elasticsearch: ok (${wired.es.version})\n`);
     const plan = await wired.source.plan(rules.advanced);
     process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
@@ -169,7 +183,7 @@ async function runValidate(path: string): Promise<number> {
 
 async function runTables(path: string): Promise<number> {
   const logger = await createLogger({ level: "error" });
-  let close = async (): Promise<void> => undefined;
+  let close = (): Promise<void> => Promise.resolve();
   try {
     const config = loadAppConfig(path);
     const rules = await prepareRules(config.syncRules);
@@ -207,7 +221,9 @@ function reportError(error: unknown): number {
   }
   if (error instanceof PgSearchError) {
     process.stderr.write(`error: ${error.message}\n`);
-    return error.code === "sync_rule_invalid" || error.code === "source_unknown_tables" ? EXIT.invalidConfig : EXIT.syncFailed;
+    return error.code === "sync_rule_invalid" || error.code === "source_unknown_tables"
+      ? EXIT.invalidConfig
+      : EXIT.syncFailed;
   }
   process.stderr.write(`unexpected error: ${(error as Error).stack ?? String(error)}\n`);
   return EXIT.syncFailed;

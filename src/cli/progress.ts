@@ -11,13 +11,16 @@ export class ProgressDisplay {
 
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
-    private readonly tty = Boolean(process.stderr.isTTY),
+    private readonly tty = process.stderr.isTTY,
   ) {}
 
   update(progress: SyncProgress): void {
     const now = Date.now();
     const sent = progress.streams.reduce((n, s) => n + s.docsSent, 0);
-    const rate = this.previous === undefined ? 0 : ((sent - this.previous.docs) * 1000) / Math.max(1, now - this.previous.at);
+    const rate =
+      this.previous === undefined
+        ? 0
+        : ((sent - this.previous.docs) * 1000) / Math.max(1, now - this.previous.at);
     if (this.previous === undefined || now - this.previous.at > 1000) this.previous = { at: now, docs: sent };
     if (!this.tty) {
       if (now - this.lastPlainAt < 5000 && progress.phase === "reading") return;
@@ -33,7 +36,10 @@ export class ProgressDisplay {
       const total = s.estimatedRows > 0 ? Math.max(s.estimatedRows, s.rowsRead) : 0;
       const pct = total > 0 ? Math.min(100, (s.rowsRead / total) * 100) : s.state === "done" ? 100 : 0;
       const bar = "#".repeat(Math.round(pct / 5)).padEnd(20, ".");
-      const eta = rate > 0 && total > s.rowsRead && s.state === "reading" ? ` eta ${Math.ceil((total - s.rowsRead) / rate)}s` : "";
+      const eta =
+        rate > 0 && total > s.rowsRead && s.state === "reading"
+          ? ` eta ${Math.ceil((total - s.rowsRead) / rate)}s`
+          : "";
       return `${s.stream.padEnd(32).slice(0, 32)} [${bar}] ${String(s.rowsRead).padStart(10)} rows  ${s.state}${eta}${
         s.unchanged > 0 ? `  ${s.unchanged} unchanged` : ""
       }`;

@@ -11,14 +11,27 @@ export async function wireStandalone(
   config: AppConfig,
   logger: Logger,
   signal?: AbortSignal,
-): Promise<{ source: PostgresSource; es: ConnectedElasticsearch; engine: SyncEngine; close: () => Promise<void> }> {
+): Promise<{
+  source: PostgresSource;
+  es: ConnectedElasticsearch;
+  engine: SyncEngine;
+  close: () => Promise<void>;
+}> {
   const source = new PostgresSource(config.source, connectionFactory(config.source), {
     onRetry: ({ stream, attempt, error }) => {
-      logger.warn({ table: stream, attempt, err: error }, `connection to PostgreSQL lost while reading ${stream}; resuming`);
+      logger.warn(
+        { table: stream, attempt, err: error },
+        `connection to PostgreSQL lost while reading ${stream}; resuming`,
+      );
     },
   });
   const es = await connectElasticsearch(config.elasticsearch, signal);
-  const engine = new SyncEngine({ source, client: es.client, state: new ElasticsearchStateStore(es.client), logger });
+  const engine = new SyncEngine({
+    source,
+    client: es.client,
+    state: new ElasticsearchStateStore(es.client),
+    logger,
+  });
   return {
     source,
     es,

@@ -58,7 +58,10 @@ export interface AppConfig {
   sync: SyncOptions;
 }
 
-const SYNC_KEYS: Record<string, { key: keyof SyncOptions; kind: "int" | "number" | "bool" | "string?"; min?: number; max?: number }> = {
+const SYNC_KEYS: Record<
+  string,
+  { key: keyof SyncOptions; kind: "int" | "number" | "bool" | "string?"; min?: number; max?: number }
+> = {
   batch_rows: { key: "batchRows", kind: "int", min: 1, max: 100_000 },
   bulk_max_bytes: { key: "bulkMaxBytes", kind: "int", min: 1024, max: 100 * 1024 * 1024 },
   bulk_max_docs: { key: "bulkMaxDocs", kind: "int", min: 1, max: 100_000 },
@@ -88,13 +91,20 @@ export function loadAppConfig(path: string, env: NodeJS.ProcessEnv = process.env
  * Parses the YAML configuration. Every error names the key path and, where the YAML has one, the
  * line: "connector.yml:7 configuration.port: must be an integer between 1 and 65535, got \"x\"".
  */
-export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.env, sourceName = "config"): AppConfig {
+export function parseAppConfig(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  sourceName = "config",
+): AppConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e?.linePos?.[0].line;
-    throw new ConfigError(`${sourceName}${line === undefined ? "" : `:${line}`}`, `invalid YAML: ${e?.message ?? "parse error"}`);
+    throw new ConfigError(
+      `${sourceName}${line === undefined ? "" : `:${line}`}`,
+      `invalid YAML: ${e?.message ?? "parse error"}`,
+    );
   }
   const errors: ConfigError[] = [];
   const lineOf = (keyPath: (string | number)[]): string => {
@@ -123,13 +133,16 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
         substitute(item, [...keyPath, i]);
       });
     } else if (isScalar(node) && typeof node.value === "string") {
-      node.value = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
-        const value = env[name];
-        if (value !== undefined && value !== "") return value;
-        if (fallback !== undefined) return fallback;
-        fail(keyPath, `environment variable ${name} is not set`);
-        return "";
-      });
+      node.value = node.value.replace(
+        /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+        (_, name: string, fallback?: string) => {
+          const value = env[name];
+          if (value !== undefined && value !== "") return value;
+          if (fallback !== undefined) return fallback;
+          fail(keyPath, `environment variable ${name} is not set`);
+          return "";
+        },
+      );
     }
   };
   substitute(doc.contents, []);
@@ -144,7 +157,8 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
 
   // elasticsearch
   const esRaw = (root.elasticsearch ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(esRaw)) if (!ES_KEYS.includes(key)) fail(["elasticsearch", key], `unknown key${hint(key, ES_KEYS)}`);
+  for (const key of Object.keys(esRaw))
+    if (!ES_KEYS.includes(key)) fail(["elasticsearch", key], `unknown key${hint(key, ES_KEYS)}`);
   const host = typeof esRaw.host === "string" ? esRaw.host : "http://127.0.0.1:9200";
   try {
     const url = new URL(host);
@@ -153,7 +167,8 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
     fail(["elasticsearch", "host"], `must be an http(s) URL, got ${JSON.stringify(redactUserinfo(host))}`);
   }
   const timeout = esRaw.request_timeout ?? 60;
-  if (typeof timeout !== "number" || timeout <= 0) fail(["elasticsearch", "request_timeout"], "must be a positive number of seconds");
+  if (typeof timeout !== "number" || timeout <= 0)
+    fail(["elasticsearch", "request_timeout"], "must be a positive number of seconds");
   const optionalString = (key: string): string | undefined => {
     const value = esRaw[key];
     if (value === undefined || value === null || value === "") return undefined;
@@ -185,7 +200,8 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
 
   // index_name
   const indexName = root.index_name;
-  if (typeof indexName !== "string" || indexName === "") fail(["index_name"], "is required (the content index, e.g. search-postgresql)");
+  if (typeof indexName !== "string" || indexName === "")
+    fail(["index_name"], "is required (the content index, e.g. search-postgresql)");
   else {
     const problem = indexNameProblem(indexName);
     if (problem !== undefined) fail(["index_name"], problem);
@@ -195,7 +211,10 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
   let source: PostgresConfig | undefined;
   const configuration = root.configuration;
   if (configuration === null || typeof configuration !== "object" || Array.isArray(configuration)) {
-    fail(["configuration"], "is required: the PostgreSQL connection (host, port, username, password, database, schema, tables)");
+    fail(
+      ["configuration"],
+      "is required: the PostgreSQL connection (host, port, username, password, database, schema, tables)",
+    );
   } else {
     try {
       source = resolvePostgresConfig(configuration as Record<string, unknown>, "");
@@ -210,7 +229,8 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
 
   // sync_rules
   const rulesRaw = (root.sync_rules ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(rulesRaw)) if (!["basic", "advanced"].includes(key)) fail(["sync_rules", key], "unknown key (basic, advanced)");
+  for (const key of Object.keys(rulesRaw))
+    if (!["basic", "advanced"].includes(key)) fail(["sync_rules", key], "unknown key (basic, advanced)");
   const basic = rulesRaw.basic ?? [];
   if (!Array.isArray(basic)) fail(["sync_rules", "basic"], "must be a list of rules");
   let advanced: unknown = rulesRaw.advanced ?? [];
@@ -244,19 +264,31 @@ export function parseAppConfig(text: string, env: NodeJS.ProcessEnv = process.en
       (spec.min !== undefined && value < spec.min) ||
       (spec.max !== undefined && value > spec.max)
     ) {
-      fail(["sync", key], `must be ${spec.kind === "int" ? "an integer" : "a number"}${range}, got ${JSON.stringify(value)}`);
+      fail(
+        ["sync", key],
+        `must be ${spec.kind === "int" ? "an integer" : "a number"}${range}, got ${JSON.stringify(value)}`,
+      );
     } else {
       (sync as unknown as Record<string, unknown>)[spec.key] = value;
     }
   }
 
-  if (errors.length > 0 || source === undefined || typeof indexName !== "string") throw new ConfigErrors(errors);
-  return { elasticsearch, indexName, source, syncRules: { basic: Array.isArray(basic) ? basic : [], advanced }, sync };
+  if (errors.length > 0 || source === undefined || typeof indexName !== "string")
+    throw new ConfigErrors(errors);
+  return {
+    elasticsearch,
+    indexName,
+    source,
+    syncRules: { basic: Array.isArray(basic) ? basic : [], advanced },
+    sync,
+  };
 }
 
 function hint(key: string, candidates: string[]): string {
   const suggestion = closest(key, candidates);
-  return suggestion === undefined ? ` (expected one of ${candidates.join(", ")})` : ` (did you mean "${suggestion}"?)`;
+  return suggestion === undefined
+    ? ` (expected one of ${candidates.join(", ")})`
+    : ` (did you mean "${suggestion}"?)`;
 }
 
 function redactUserinfo(url: string): string {
@@ -280,7 +312,13 @@ export function appConfigJsonSchema(): Record<string, unknown> {
       f.key,
       {
         title: f.label,
-        ...(f.type === "int" ? { type: ["integer", "string"] } : f.type === "bool" ? { type: ["boolean", "string"] } : f.type === "list" ? { type: ["string", "array"] } : { type: "string" }),
+        ...(f.type === "int"
+          ? { type: ["integer", "string"] }
+          : f.type === "bool"
+            ? { type: ["boolean", "string"] }
+            : f.type === "list"
+              ? { type: ["string", "array"] }
+              : { type: "string" }),
         ...(f.defaultValue === null || f.defaultValue === "" ? {} : { default: f.defaultValue }),
         ...(f.options.length > 0 ? { enum: f.options.map((o) => o.value) } : {}),
         ...(f.tooltip === "" ? {} : { description: f.tooltip }),
@@ -328,7 +366,8 @@ export function appConfigJsonSchema(): Record<string, unknown> {
             },
           },
           advanced: {
-            description: "the reference's advanced rules: [{tables, query, id_columns?}], as YAML or a JSON string",
+            description:
+              "the reference's advanced rules: [{tables, query, id_columns?}], as YAML or a JSON string",
             oneOf: [
               { type: "string" },
               {
@@ -355,7 +394,14 @@ export function appConfigJsonSchema(): Record<string, unknown> {
           Object.entries(SYNC_KEYS).map(([key, spec]) => [
             key,
             {
-              type: spec.kind === "bool" ? "boolean" : spec.kind === "string?" ? ["string", "null"] : spec.kind === "int" ? "integer" : "number",
+              type:
+                spec.kind === "bool"
+                  ? "boolean"
+                  : spec.kind === "string?"
+                    ? ["string", "null"]
+                    : spec.kind === "int"
+                      ? "integer"
+                      : "number",
               default: DEFAULT_SYNC_OPTIONS[spec.key],
               ...(spec.min === undefined ? {} : { minimum: spec.min }),
               ...(spec.max === undefined ? {} : { maximum: spec.max }),

@@ -74,7 +74,13 @@ const advanced = { required: false, uiRestrictions: ["advanced"] };
 
 export const CONNECTOR_FIELDS: readonly FieldDefinition[] = [
   field("host", 1, "Host", {}),
-  field("port", 2, "Port", { type: "int", display: "numeric", defaultValue: 5432, value: 5432, range: [1, 65535] }),
+  field("port", 2, "Port", {
+    type: "int",
+    display: "numeric",
+    defaultValue: 5432,
+    value: 5432,
+    range: [1, 65535],
+  }),
   field("username", 3, "Username", {}),
   field("password", 4, "Password", { sensitive: true }),
   field("database", 5, "Database", {}),
@@ -94,7 +100,14 @@ export const CONNECTOR_FIELDS: readonly FieldDefinition[] = [
     value: 50,
     range: [1, 100000],
   }),
-  field("retry_count", 9, "Retries per request", { ...advanced, type: "int", display: "numeric", defaultValue: 3, value: 3, range: [0, 100] }),
+  field("retry_count", 9, "Retries per request", {
+    ...advanced,
+    type: "int",
+    display: "numeric",
+    defaultValue: 3,
+    value: 3,
+    range: [0, 100],
+  }),
   field("ssl_enabled", 10, "Enable SSL", {
     type: "bool",
     display: "toggle",
@@ -102,7 +115,10 @@ export const CONNECTOR_FIELDS: readonly FieldDefinition[] = [
     value: false,
     tooltip: "Enable SSL verification.",
   }),
-  field("ssl_ca", 11, "SSL certificate", { dependsOn: SSL_ON, tooltip: "PEM content of the CA that signed the server's certificate." }),
+  field("ssl_ca", 11, "SSL certificate", {
+    dependsOn: SSL_ON,
+    tooltip: "PEM content of the CA that signed the server's certificate.",
+  }),
   field("ssl_mode", 12, "SSL mode", {
     ...advanced,
     display: "dropdown",
@@ -112,8 +128,17 @@ export const CONNECTOR_FIELDS: readonly FieldDefinition[] = [
     options: ["require", "verify-ca", "verify-full"].map((v) => ({ label: v, value: v })),
     tooltip: "require: encrypt only; verify-ca: also check the CA; verify-full: also check the host name.",
   }),
-  field("ssl_cert", 13, "SSL client certificate", { ...advanced, dependsOn: SSL_ON, tooltip: "PEM client certificate, for mutual TLS." }),
-  field("ssl_key", 14, "SSL client key", { ...advanced, sensitive: true, dependsOn: SSL_ON, tooltip: "PEM private key of the client certificate." }),
+  field("ssl_cert", 13, "SSL client certificate", {
+    ...advanced,
+    dependsOn: SSL_ON,
+    tooltip: "PEM client certificate, for mutual TLS.",
+  }),
+  field("ssl_key", 14, "SSL client key", {
+    ...advanced,
+    sensitive: true,
+    dependsOn: SSL_ON,
+    tooltip: "PEM private key of the client certificate.",
+  }),
   field("connect_timeout", 15, "Connect timeout (seconds)", {
     ...advanced,
     type: "int",

@@ -13,7 +13,13 @@ export interface PostgresConfig {
   tables: string[];
   fetchSize: number;
   retryCount: number;
-  ssl: { enabled: boolean; mode: "require" | "verify-ca" | "verify-full"; ca?: string; cert?: string; key?: string };
+  ssl: {
+    enabled: boolean;
+    mode: "require" | "verify-ca" | "verify-full";
+    ca?: string;
+    cert?: string;
+    key?: string;
+  };
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   documentMode: "compat" | "clean";
@@ -25,7 +31,7 @@ type Scalar = string | number | boolean;
 /** Accepts `{host: "x"}` (our YAML) and `{host: {value: "x", ...}}` (a connector document). */
 function plainValue(raw: unknown): unknown {
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && "value" in raw) {
-    return (raw as { value: unknown }).value;
+    return raw.value;
   }
   return raw;
 }
@@ -39,20 +45,30 @@ function isEmpty(value: unknown): boolean {
  * int/bool coercion, defaults for empty optional fields, depends_on), collecting every problem
  * into one ConfigErrors. Messages name the field and never contain a sensitive value.
  */
-export function resolvePostgresConfig(raw: Record<string, unknown>, fieldPrefix = "configuration"): PostgresConfig {
+export function resolvePostgresConfig(
+  raw: Record<string, unknown>,
+  fieldPrefix = "configuration",
+): PostgresConfig {
   const errors: ConfigError[] = [];
   const path = (key: string): string => (fieldPrefix === "" ? key : `${fieldPrefix}.${key}`);
   const known = new Set(CONNECTOR_FIELDS.map((f) => f.key));
   for (const key of Object.keys(raw)) {
     if (!known.has(key)) {
       const suggestion = closest(key, [...known]);
-      errors.push(new ConfigError(path(key), `unknown field${suggestion === undefined ? "" : ` (did you mean "${suggestion}"?)`}`));
+      errors.push(
+        new ConfigError(
+          path(key),
+          `unknown field${suggestion === undefined ? "" : ` (did you mean "${suggestion}"?)`}`,
+        ),
+      );
     }
   }
   const plain = new Map<string, unknown>(Object.entries(raw).map(([k, v]) => [k, plainValue(v)]));
   const values = new Map<string, Scalar | string[]>();
   const dependsMet = (f: FieldDefinition): boolean =>
-    f.dependsOn.every((d) => values.get(d.field) === d.value || String(values.get(d.field)) === String(d.value));
+    f.dependsOn.every(
+      (d) => values.get(d.field) === d.value || String(values.get(d.field)) === String(d.value),
+    );
 
   for (const f of [...CONNECTOR_FIELDS].sort((a, b) => a.order - b.order)) {
     if (!dependsMet(f)) continue;
@@ -63,7 +79,11 @@ export function resolvePostgresConfig(raw: Record<string, unknown>, fieldPrefix 
       continue;
     }
     if (isEmpty(value)) {
-      if (f.required && f.type !== "bool" && !(f.type === "int" && f.defaultValue !== null && f.defaultValue !== "")) {
+      if (
+        f.required &&
+        f.type !== "bool" &&
+        !(f.type === "int" && f.defaultValue !== null && f.defaultValue !== "")
+      ) {
         if (f.type === "list" && f.defaultValue !== "") {
           values.set(f.key, splitList(String(f.defaultValue)));
           continue;
@@ -89,9 +109,13 @@ export function resolvePostgresConfig(raw: Record<string, unknown>, fieldPrefix 
   const str = (key: string): string => String(values.get(key) ?? "");
   const num = (key: string): number => Number(values.get(key) ?? 0);
   const sslEnabled = values.get("ssl_enabled") === true;
-  const mode = (sslEnabled ? str("ssl_mode") || "verify-full" : "verify-full") as PostgresConfig["ssl"]["mode"];
+  const mode = (
+    sslEnabled ? str("ssl_mode") || "verify-full" : "verify-full"
+  ) as PostgresConfig["ssl"]["mode"];
   if (sslEnabled && !["require", "verify-ca", "verify-full"].includes(mode)) {
-    errors.push(new ConfigError(path("ssl_mode"), `must be one of require, verify-ca, verify-full, got "${mode}"`));
+    errors.push(
+      new ConfigError(path("ssl_mode"), `must be one of require, verify-ca, verify-full, got "${mode}"`),
+    );
   }
   let ca: string | undefined;
   if (sslEnabled && str("ssl_ca") !== "") {
@@ -100,12 +124,19 @@ export function resolvePostgresConfig(raw: Record<string, unknown>, fieldPrefix 
       errors.push(new ConfigError(path("ssl_ca"), "must be PEM content (-----BEGIN CERTIFICATE----- ...)"));
     }
   } else if (sslEnabled && mode !== "require") {
-    errors.push(new ConfigError(path("ssl_ca"), `'SSL certificate' cannot be empty when ssl_mode is ${mode}.`));
+    errors.push(
+      new ConfigError(path("ssl_ca"), `'SSL certificate' cannot be empty when ssl_mode is ${mode}.`),
+    );
   }
   const cert = sslEnabled && str("ssl_cert") !== "" ? normalizePem(str("ssl_cert")) : undefined;
   const key = sslEnabled && str("ssl_key") !== "" ? normalizePem(str("ssl_key")) : undefined;
   if ((cert === undefined) !== (key === undefined)) {
-    errors.push(new ConfigError(path(cert === undefined ? "ssl_cert" : "ssl_key"), "ssl_cert and ssl_key must be given together"));
+    errors.push(
+      new ConfigError(
+        path(cert === undefined ? "ssl_cert" : "ssl_key"),
+        "ssl_cert and ssl_key must be given together",
+      ),
+    );
   }
   const documentMode = str("document_mode") || "compat";
   if (documentMode !== "compat" && documentMode !== "clean") {
@@ -142,8 +173,14 @@ function convert(f: FieldDefinition, value: unknown): Scalar | string[] | Config
   const shown = f.sensitive ? "(hidden)" : JSON.stringify(value);
   switch (f.type) {
     case "int": {
-      const n = typeof value === "number" ? value : typeof value === "string" && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
-      if (!Number.isInteger(n)) return new ConfigError(f.key, `must be an integer${rangeText(f)}, got ${shown}`);
+      const n =
+        typeof value === "number"
+          ? value
+          : typeof value === "string" && /^\s*-?\d+\s*$/.test(value)
+            ? Number(value)
+            : NaN;
+      if (!Number.isInteger(n))
+        return new ConfigError(f.key, `must be an integer${rangeText(f)}, got ${shown}`);
       if (f.range !== undefined && (n < f.range[0] || n > f.range[1])) {
         return new ConfigError(f.key, `must be an integer${rangeText(f)}, got ${shown}`);
       }
@@ -164,7 +201,10 @@ function convert(f: FieldDefinition, value: unknown): Scalar | string[] | Config
     default: {
       if (typeof value === "string") {
         if (f.options.length > 0 && !f.options.some((o) => o.value === value.trim())) {
-          return new ConfigError(f.key, `must be one of ${f.options.map((o) => o.value).join(", ")}, got ${shown}`);
+          return new ConfigError(
+            f.key,
+            `must be one of ${f.options.map((o) => o.value).join(", ")}, got ${shown}`,
+          );
         }
         return f.options.length > 0 ? value.trim() : value;
       }

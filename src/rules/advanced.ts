@@ -27,27 +27,38 @@ export function parseAdvancedRules(value: unknown): AdvancedRule[] {
   }
   if (rules === null || rules === undefined) return [];
   if (typeof rules === "object" && !Array.isArray(rules) && Object.keys(rules).length === 0) return [];
-  if (!Array.isArray(rules)) throw new SyncRuleError("advanced", "must be an array of {tables, query, id_columns?} objects");
+  if (!Array.isArray(rules))
+    throw new SyncRuleError("advanced", "must be an array of {tables, query, id_columns?} objects");
   return rules.map((rule: unknown, index) => {
     const label = `advanced[${index}]`;
     if (rule === null || typeof rule !== "object" || Array.isArray(rule)) {
-      throw new SyncRuleError(label, "must be an object with \"tables\" and \"query\"");
+      throw new SyncRuleError(label, 'must be an object with "tables" and "query"');
     }
     const r = rule as Record<string, unknown>;
     for (const key of Object.keys(r)) {
-      if (!ALLOWED_KEYS.has(key)) throw new SyncRuleError(label, `unknown property "${key}" (allowed: tables, query, id_columns)`);
+      if (!ALLOWED_KEYS.has(key))
+        throw new SyncRuleError(label, `unknown property "${key}" (allowed: tables, query, id_columns)`);
     }
-    if (!isStringArray(r.tables)) throw new SyncRuleError(label, "\"tables\" must be a non-empty array of table names");
-    if (typeof r.query !== "string" || r.query.trim() === "") throw new SyncRuleError(label, "\"query\" must be a non-empty string");
+    if (!isStringArray(r.tables))
+      throw new SyncRuleError(label, '"tables" must be a non-empty array of table names');
+    if (typeof r.query !== "string" || r.query.trim() === "")
+      throw new SyncRuleError(label, '"query" must be a non-empty string');
     if (r.id_columns !== undefined && !isStringArray(r.id_columns)) {
-      throw new SyncRuleError(label, "\"id_columns\" must be a non-empty array of column names");
+      throw new SyncRuleError(label, '"id_columns" must be a non-empty array of column names');
     }
-    return { index, tables: r.tables, query: r.query, ...(r.id_columns === undefined ? {} : { idColumns: r.id_columns }) };
+    return {
+      index,
+      tables: r.tables,
+      query: r.query,
+      ...(r.id_columns === undefined ? {} : { idColumns: r.id_columns }),
+    };
   });
 }
 
 function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v.trim() !== "");
+  return (
+    Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v.trim() !== "")
+  );
 }
 
 let parserReady: Promise<void> | undefined;
@@ -64,7 +75,7 @@ export async function assertReadOnlyQuery(rule: AdvancedRule): Promise<void> {
   await parserReady;
   let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
   try {
-    tree = (await parse(rule.query)) as typeof tree;
+    tree = await parse(rule.query);
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
     const at = details?.cursorPosition === undefined ? "" : ` at character ${details.cursorPosition + 1}`;
@@ -72,13 +83,18 @@ export async function assertReadOnlyQuery(rule: AdvancedRule): Promise<void> {
   }
   const statements = tree.stmts ?? [];
   if (statements.length !== 1) {
-    throw new SyncRuleError(label, `the query must be exactly one SELECT statement, found ${statements.length} statements`);
+    throw new SyncRuleError(
+      label,
+      `the query must be exactly one SELECT statement, found ${statements.length} statements`,
+    );
   }
   const statement = statements[0]?.stmt ?? {};
   const kind = Object.keys(statement)[0];
-  if (kind !== "SelectStmt") throw new SyncRuleError(label, `the query must be a SELECT, found ${describe(kind)}`);
+  if (kind !== "SelectStmt")
+    throw new SyncRuleError(label, `the query must be a SELECT, found ${describe(kind)}`);
   const problem = findWrite(statement);
-  if (problem !== undefined) throw new SyncRuleError(label, `the query must be read-only: it contains ${problem}`);
+  if (problem !== undefined)
+    throw new SyncRuleError(label, `the query must be read-only: it contains ${problem}`);
 }
 
 const WRITES: Record<string, string> = {
@@ -109,7 +125,10 @@ function findWrite(node: unknown): string | undefined {
 
 function describe(kind: string | undefined): string {
   if (kind === undefined) return "nothing";
-  return kind.replace(/Stmt$/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
+  return kind
+    .replace(/Stmt$/, "")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toUpperCase();
 }
 
 /** Tables a query reads (RangeVar nodes), without CTE names. */

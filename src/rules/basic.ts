@@ -29,16 +29,22 @@ export function validateBasicRules(input: unknown): { rules: BasicRule[]; errors
   const errors: RuleValidationError[] = [];
   const rules: BasicRule[] = [];
   if (input === undefined || input === null) return { rules, errors };
-  if (!Array.isArray(input)) return { rules, errors: [{ ids: [], messages: ["basic rules must be a list"] }] };
+  if (!Array.isArray(input))
+    return { rules, errors: [{ ids: [], messages: ["basic rules must be a list"] }] };
   input.forEach((raw: unknown, i) => {
     const r = (raw ?? {}) as Record<string, unknown>;
     const id = typeof r.id === "string" && r.id !== "" ? r.id : `rule-${i}`;
     const messages: string[] = [];
-    if (typeof r.field !== "string" || r.field === "") messages.push(`rule ${id}: "field" must be a non-empty string`);
-    if (!OPERATORS.includes(r.rule as BasicRuleOperator)) messages.push(`rule ${id}: "rule" must be one of ${OPERATORS.join(", ")}`);
-    if (typeof r.value !== "string" || r.value === "") messages.push(`rule ${id}: "value" must be a non-empty string`);
-    if (r.policy !== "include" && r.policy !== "exclude") messages.push(`rule ${id}: "policy" must be include or exclude`);
-    if (r.order !== undefined && typeof r.order !== "number") messages.push(`rule ${id}: "order" must be a number`);
+    if (typeof r.field !== "string" || r.field === "")
+      messages.push(`rule ${id}: "field" must be a non-empty string`);
+    if (!OPERATORS.includes(r.rule as BasicRuleOperator))
+      messages.push(`rule ${id}: "rule" must be one of ${OPERATORS.join(", ")}`);
+    if (typeof r.value !== "string" || r.value === "")
+      messages.push(`rule ${id}: "value" must be a non-empty string`);
+    if (r.policy !== "include" && r.policy !== "exclude")
+      messages.push(`rule ${id}: "policy" must be include or exclude`);
+    if (r.order !== undefined && typeof r.order !== "number")
+      messages.push(`rule ${id}: "order" must be a number`);
     if (r.rule === "regex" && typeof r.value === "string") {
       try {
         new RegExp(r.value);
@@ -46,7 +52,9 @@ export function validateBasicRules(input: unknown): { rules: BasicRule[]; errors
         messages.push(`rule ${id}: invalid regular expression: ${(error as Error).message}`);
       }
       if (MATCH_ALL.has(r.value) && id !== DEFAULT_RULE_ID) {
-        messages.push(`rule ${id}: a rule matching everything ("${r.value}") is only allowed as the default rule`);
+        messages.push(
+          `rule ${id}: a rule matching everything ("${r.value}") is only allowed as the default rule`,
+        );
       }
     }
     if (messages.length > 0) {
@@ -106,7 +114,7 @@ function matches(rule: BasicRule & { regex?: RegExp }, doc: Record<string, unkno
   if (!(rule.field in doc)) return false;
   const value = doc[rule.field];
   if (value === null || value === undefined) return false;
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value as string | number | boolean);
+  const text = toText(value);
   switch (rule.rule) {
     case "starts_with":
       return text.startsWith(rule.value);
@@ -136,6 +144,13 @@ function compare(value: unknown, ruleValue: string): number | undefined {
     const b = /^(true|1|yes|on)$/i.test(ruleValue.trim());
     return value === b ? 0 : undefined;
   }
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value as string);
+  const text = toText(value);
   return text === ruleValue ? 0 : text < ruleValue ? -1 : 1;
+}
+
+/** Objects and arrays (json columns) compare by their JSON text. */
+function toText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value);
 }

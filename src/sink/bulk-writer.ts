@@ -67,7 +67,12 @@ export interface BulkStats {
   retries: number;
 }
 
-export const DEFAULT_ERROR_BUDGET: ErrorBudget = { maxConsecutive: 10, maxTotal: 1000, maxRate: 0.15, window: 100 };
+export const DEFAULT_ERROR_BUDGET: ErrorBudget = {
+  maxConsecutive: 10,
+  maxTotal: 1000,
+  maxRate: 0.15,
+  window: 100,
+};
 
 interface Pending<Tag> {
   item: BulkItem<Tag>;
@@ -138,7 +143,8 @@ export class BulkWriter<Tag = unknown> {
     if (this.batch.length > 0 && this.batchBytes + bytes > this.options.maxBytes) await this.dispatch();
     this.batch.push(pending);
     this.batchBytes += bytes;
-    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes) await this.dispatch();
+    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes)
+      await this.dispatch();
   }
 
   /** Sends what is queued, waits for every request in flight and every retry. */
@@ -163,7 +169,10 @@ export class BulkWriter<Tag = unknown> {
     const due = this.retryQueue.filter((p) => p.notBefore <= now);
     if (due.length === 0) return;
     this.retryQueue = this.retryQueue.filter((p) => p.notBefore > now);
-    this.nextRetryAt = this.retryQueue.reduce((min, p) => Math.min(min, p.notBefore), Number.POSITIVE_INFINITY);
+    this.nextRetryAt = this.retryQueue.reduce(
+      (min, p) => Math.min(min, p.notBefore),
+      Number.POSITIVE_INFINITY,
+    );
     for (const pending of due) await this.append(pending);
   }
 
@@ -171,7 +180,10 @@ export class BulkWriter<Tag = unknown> {
   private async waitForRetries(): Promise<void> {
     const earliest = Math.min(...this.retryQueue.map((p) => p.notBefore));
     const delay = Math.max(0, earliest - Date.now());
-    await Promise.race([sleep(delay, undefined, { signal: this.options.signal }).catch(() => undefined), ...this.inFlight]);
+    await Promise.race([
+      sleep(delay, undefined, { signal: this.options.signal }).catch(() => undefined),
+      ...this.inFlight,
+    ]);
     await this.takeDueRetries();
     if (this.batch.length > 0 && this.inFlight.size < this.options.concurrency) await this.dispatch();
   }
@@ -211,7 +223,12 @@ export class BulkWriter<Tag = unknown> {
       this.nextRetryAt = Math.min(this.nextRetryAt, now + delayMs);
     }
     this.stats.retries += retry.length;
-    this.options.onRetry?.({ items: retry.length, attempt: retry[0]?.attempt ?? 1, delayMs: maxDelay, reason: "retryable failures" });
+    this.options.onRetry?.({
+      items: retry.length,
+      attempt: retry[0]?.attempt ?? 1,
+      delayMs: maxDelay,
+      reason: "retryable failures",
+    });
   }
 
   private async sendOnce(batch: Pending<Tag>[]): Promise<Pending<Tag>[]> {
@@ -220,14 +237,16 @@ export class BulkWriter<Tag = unknown> {
     try {
       this.stats.requests++;
       this.stats.bytesSent += Buffer.byteLength(body);
-      response = (await this.options.client.transport.request(
+      response = await this.options.client.transport.request<BulkResponse>(
         { method: "POST", path: this.path, querystring: this.querystring, bulkBody: body },
         {
           maxRetries: 0,
           signal: this.options.signal,
-          ...(this.options.requestTimeoutMs === undefined ? {} : { requestTimeout: this.options.requestTimeoutMs }),
+          ...(this.options.requestTimeoutMs === undefined
+            ? {}
+            : { requestTimeout: this.options.requestTimeoutMs }),
         },
-      )) as BulkResponse;
+      );
     } catch (error) {
       if (this.options.signal?.aborted === true) throw new CanceledError("canceled", { cause: error });
       const sinkError = describeEsError(error, "bulk request failed");
@@ -252,7 +271,11 @@ export class BulkWriter<Tag = unknown> {
       } else if (status === 429 || status >= 500) {
         retry.push(pending);
       } else {
-        this.failed(pending, status, result.error === undefined ? `HTTP ${status}` : `${result.error.type}: ${result.error.reason}`);
+        this.failed(
+          pending,
+          status,
+          result.error === undefined ? `HTTP ${status}` : `${result.error.type}: ${result.error.reason}`,
+        );
       }
     }
     return retry.length === 0 ? [] : this.retryOrFail(retry, 429, "rejected by Elasticsearch (429/5xx)");
@@ -263,7 +286,8 @@ export class BulkWriter<Tag = unknown> {
     const again: Pending<Tag>[] = [];
     for (const pending of batch) {
       pending.attempt++;
-      if (pending.attempt >= maxAttempts) this.failed(pending, status, `gave up after ${maxAttempts} attempts: ${reason}`);
+      if (pending.attempt >= maxAttempts)
+        this.failed(pending, status, `gave up after ${maxAttempts} attempts: ${reason}`);
       else again.push(pending);
     }
     return again;
@@ -289,7 +313,13 @@ export class BulkWriter<Tag = unknown> {
   }
 
   private failed(pending: Pending<Tag>, status: number, reason: string): void {
-    const failure: ItemFailure = { id: pending.item.id, action: pending.item.action, status, reason, tag: pending.item.tag };
+    const failure: ItemFailure = {
+      id: pending.item.id,
+      action: pending.item.action,
+      status,
+      reason,
+      tag: pending.item.tag,
+    };
     this.stats.failed++;
     if (this.failures.length < 100) this.failures.push(failure);
     this.options.onItem?.(pending.item, "failed", failure);

@@ -23,7 +23,10 @@ export interface ConnectedElasticsearch {
  * with plain JSON headers and, for 8.x, the client's default headers are switched to
  * `compatible-with=8`.
  */
-export async function connectElasticsearch(options: ElasticsearchOptions, signal?: AbortSignal): Promise<ConnectedElasticsearch> {
+export async function connectElasticsearch(
+  options: ElasticsearchOptions,
+  signal?: AbortSignal,
+): Promise<ConnectedElasticsearch> {
   const client = new Client({
     node: options.host,
     requestTimeout: options.requestTimeoutMs,
@@ -46,7 +49,9 @@ export async function connectElasticsearch(options: ElasticsearchOptions, signal
   const major = Number.parseInt(version, 10);
   if (!(major === 8 || major === 9)) {
     await client.close().catch(() => undefined);
-    throw new SinkError(`Elasticsearch ${version} is not supported; pgsearch needs 8.x or 9.x`, { code: "sink_unsupported" });
+    throw new SinkError(`Elasticsearch ${version} is not supported; pgsearch needs 8.x or 9.x`, {
+      code: "sink_unsupported",
+    });
   }
   if (major === 8) useCompatHeaders(client, 8);
   return { client, version, major };
@@ -59,18 +64,19 @@ export async function connectElasticsearch(options: ElasticsearchOptions, signal
 async function serverVersion(client: Client, signal?: AbortSignal): Promise<string> {
   const headers = { accept: "application/json" };
   try {
-    const info = (await client.transport.request({ method: "GET", path: "/" }, { headers, signal })) as {
-      version?: { number?: string };
-    };
+    const info = await client.transport.request<{ version?: { number?: string } }>(
+      { method: "GET", path: "/" },
+      { headers, signal },
+    );
     if (info.version?.number !== undefined) return info.version.number;
   } catch (error) {
     const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
     if (status !== 405 && status !== 404) throw error;
   }
-  const nodes = (await client.transport.request(
+  const nodes = await client.transport.request<{ nodes?: Record<string, { version?: string }> }>(
     { method: "GET", path: "/_nodes/_local", querystring: { filter_path: "nodes.*.version" } },
     { headers, signal },
-  )) as { nodes?: Record<string, { version?: string }> };
+  );
   return Object.values(nodes.nodes ?? {})[0]?.version ?? "unknown";
 }
 
@@ -89,7 +95,8 @@ function useCompatHeaders(client: Client, major: number): void {
       replaced++;
     }
   }
-  if (replaced !== 3) throw new Error("unexpected @elastic/transport internals: cannot set compatibility headers");
+  if (replaced !== 3)
+    throw new Error("unexpected @elastic/transport internals: cannot set compatibility headers");
 }
 
 /** "https://user:secret@host" → "https://host": URLs may carry credentials. */
@@ -114,14 +121,18 @@ export function describeEsError(error: unknown, context: string): SinkError {
   };
   const status = err.meta?.statusCode;
   const body = err.meta?.body?.error;
-  const reason = typeof body === "string" ? body : body === undefined ? err.message : `${body.type}: ${body.reason}`;
+  const reason =
+    typeof body === "string" ? body : body === undefined ? err.message : `${body.type}: ${body.reason}`;
   const retryable =
     status === undefined
       ? err.name === "ConnectionError" || err.name === "TimeoutError"
       : status === 429 || status >= 500;
-  return new SinkError(`${context}: ${status === undefined ? "" : `HTTP ${status} `}${reason ?? "unknown error"}`, {
-    retryable,
-    cause: error,
-    ...(status === undefined ? {} : { status }),
-  });
+  return new SinkError(
+    `${context}: ${status === undefined ? "" : `HTTP ${status} `}${reason ?? "unknown error"}`,
+    {
+      retryable,
+      cause: error,
+      ...(status === undefined ? {} : { status }),
+    },
+  );
 }

@@ -21,23 +21,34 @@ export class SearchIndex {
   ) {}
 
   /** Creates the index when missing (dynamic mapping by default, as the reference does). */
-  async ensure(options: { properties?: Record<string, unknown>; signal?: AbortSignal } = {}): Promise<"created" | "exists"> {
+  async ensure(
+    options: { properties?: Record<string, unknown>; signal?: AbortSignal } = {},
+  ): Promise<"created" | "exists"> {
     const properties = { ...options.properties, ...META_MAPPING };
     try {
       const exists = await this.client.indices.exists({ index: this.name }, { signal: options.signal });
       if (!exists) {
         try {
-          await this.client.indices.create({ index: this.name, mappings: { properties } }, { signal: options.signal });
+          await this.client.indices.create(
+            { index: this.name, mappings: { properties } },
+            { signal: options.signal },
+          );
           await this.waitReady(options.signal);
           return "created";
         } catch (error) {
           // Another process created it in the meantime.
-          if ((error as { body?: { error?: { type?: string } } }).body?.error?.type !== "resource_already_exists_exception") {
+          if (
+            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
+            "resource_already_exists_exception"
+          ) {
             throw error;
           }
         }
       }
-      await this.client.indices.putMapping({ index: this.name, properties: { ...META_MAPPING } }, { signal: options.signal });
+      await this.client.indices.putMapping(
+        { index: this.name, properties: { ...META_MAPPING } },
+        { signal: options.signal },
+      );
       await this.waitReady(options.signal);
       return "exists";
     } catch (error) {
@@ -47,12 +58,18 @@ export class SearchIndex {
 
   /** Waits until the index's primary shards are active (a new index answers 503 before). */
   private async waitReady(signal?: AbortSignal): Promise<void> {
-    await this.client.cluster.health({ index: this.name, wait_for_status: "yellow", timeout: "30s" }, { signal });
+    await this.client.cluster.health(
+      { index: this.name, wait_for_status: "yellow", timeout: "30s" },
+      { signal },
+    );
   }
 
   async count(query?: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
     try {
-      const result = await this.client.count({ index: this.name, ...(query === undefined ? {} : { query }) }, { signal });
+      const result = await this.client.count(
+        { index: this.name, ...(query === undefined ? {} : { query }) },
+        { signal },
+      );
       return result.count;
     } catch (error) {
       throw describeEsError(error, `cannot count documents of ${this.name}`);
@@ -89,12 +106,12 @@ export class SearchIndex {
    * `search_after` (no scroll contexts, memory bounded by one page). Works without the reindex
    * module, which the test distribution of Elasticsearch lacks.
    */
-  async *scan<Source>(options: {
+  async *scan(options: {
     query: Record<string, unknown>;
     sourceIncludes: string[];
     pageSize: number;
     signal?: AbortSignal | undefined;
-  }): AsyncGenerator<{ id: string; source: Source | undefined }[]> {
+  }): AsyncGenerator<{ id: string; source: Record<string, unknown> | undefined }[]> {
     const { signal } = options;
     let pitId: string;
     try {
@@ -106,7 +123,7 @@ export class SearchIndex {
       let searchAfter: (string | number)[] | undefined;
       for (;;) {
         throwIfAborted(signal);
-        const result = await this.client.search<Source>(
+        const result = await this.client.search<Record<string, unknown>>(
           {
             pit: { id: pitId, keep_alive: "5m" },
             size: options.pageSize,

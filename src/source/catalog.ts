@@ -71,7 +71,11 @@ interface TableRow {
  * Every relation of the given schemas, with columns and primary keys. Partitions are left out:
  * a partitioned table is read once through its parent.
  */
-export async function listTables(client: PgClient, schemas: string[], signal?: AbortSignal): Promise<TableInfo[]> {
+export async function listTables(
+  client: PgClient,
+  schemas: string[],
+  signal?: AbortSignal,
+): Promise<TableInfo[]> {
   const result = await queryWithSignal<TableRow>(client, TABLES_SQL, [schemas], signal);
   return result.rows.map((row) => ({
     schema: row.schema,
@@ -82,17 +86,27 @@ export async function listTables(client: PgClient, schemas: string[], signal?: A
     primaryKey: JSON.parse(row.primary_key) as string[],
     columns: (JSON.parse(row.columns) as (ColumnInfo & { isArray: boolean | null })[]).map((c) => ({
       ...c,
-      isArray: c.isArray === true,
+      isArray: c.isArray,
     })),
   }));
 }
 
 /** Result columns of a query (without running it), with their types, for advanced rules. */
-export async function describeQuery(client: PgClient, query: string, signal?: AbortSignal): Promise<ColumnInfo[]> {
+export async function describeQuery(
+  client: PgClient,
+  query: string,
+  signal?: AbortSignal,
+): Promise<ColumnInfo[]> {
   // LIMIT 0 plans the query and returns its row description without reading data.
   const result = await queryWithSignal(client, `SELECT * FROM (${query}) AS q LIMIT 0`, [], signal);
   const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
-  const types = await queryWithSignal<{ oid: string; sql_type: string; type_name: string; type_kind: string; is_array: string }>(
+  const types = await queryWithSignal<{
+    oid: string;
+    sql_type: string;
+    type_name: string;
+    type_kind: string;
+    is_array: string;
+  }>(
     client,
     `SELECT t.oid::text AS oid, format_type(t.oid, NULL) AS sql_type,
             COALESCE(et.typname, t.typname) AS type_name,

@@ -79,7 +79,8 @@ export function describeConnectError(error: unknown, description: string): Sourc
   let hint = "";
   if (sqlState === "28P01" || sqlState === "28000") hint = " (check username and password)";
   else if (sqlState === "3D000") hint = " (check the database name)";
-  else if (/certificate|self.signed|SSL|TLS|altname|hostname/i.test(message)) hint = " (check ssl_ca and ssl_mode)";
+  else if (/certificate|self.signed|SSL|TLS|altname|hostname/i.test(message))
+    hint = " (check ssl_ca and ssl_mode)";
   else if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|timeout/i.test(message)) hint = " (check host and port)";
   return new SourceError(`cannot connect to PostgreSQL ${description}: ${message}${hint}`, {
     code: "source_unreachable",
@@ -93,10 +94,13 @@ export function describeConnectError(error: unknown, description: string): Sourc
 export function isConnectionLost(error: unknown): boolean {
   const err = error as { code?: string; message?: string };
   if (typeof err.code === "string") {
-    if (err.code.startsWith("08") || err.code === "57P01" || err.code === "57P02" || err.code === "57P03") return true;
+    if (err.code.startsWith("08") || err.code === "57P01" || err.code === "57P02" || err.code === "57P03")
+      return true;
     if (["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT"].includes(err.code)) return true;
   }
-  return /Connection terminated|connection.*(closed|lost|ended)|not queryable|ECONNRESET/i.test(err.message ?? "");
+  return /Connection terminated|connection.*(closed|lost|ended)|not queryable|ECONNRESET/i.test(
+    err.message ?? "",
+  );
 }
 
 /**

@@ -121,7 +121,11 @@ export function planTables(
 }
 
 /** "table" is looked up in the configured schemas (must be unambiguous); "schema.table" directly. */
-export function resolveTableName(wanted: string, schemas: string[], catalog: TableInfo[]): TableInfo | undefined {
+export function resolveTableName(
+  wanted: string,
+  schemas: string[],
+  catalog: TableInfo[],
+): TableInfo | undefined {
   const exact = catalog.filter((t) => schemas.includes(t.schema) && t.name === wanted);
   if (exact.length === 1) return exact[0];
   const dot = wanted.indexOf(".");
@@ -158,10 +162,14 @@ export function queryStream(
     if (found === undefined) missing.push(name);
     else tables.push(found);
   }
-  if (missing.length > 0) throw new SyncRuleError(label, `tables not found or inaccessible: ${missing.join(", ")}`);
+  if (missing.length > 0)
+    throw new SyncRuleError(label, `tables not found or inaccessible: ${missing.join(", ")}`);
   const keyNames = rule.idColumns ?? tables.flatMap((t) => t.primaryKey);
   if (keyNames.length === 0) {
-    throw new SyncRuleError(label, `the tables ${rule.tables.join(", ")} have no primary key; give "id_columns"`);
+    throw new SyncRuleError(
+      label,
+      `the tables ${rule.tables.join(", ")} have no primary key; give "id_columns"`,
+    );
   }
   const keyIndexes: number[] = [];
   const notInResult: string[] = [];

@@ -49,12 +49,14 @@ export class PostgresSource {
       await client.query(`SET search_path = ${this.searchPath().map(quoteIdent).join(", ")}`);
       const streams: SourceStream[] = [];
       for (const rule of advancedRules) {
-        const columns = await describeQuery(client, stripTrailingSemicolon(rule.query), signal).catch((error: unknown) => {
-          throw new SourceError(`advanced[${rule.index}]: the query fails: ${(error as Error).message}`, {
-            code: "sync_rule_invalid",
-            cause: error,
-          });
-        });
+        const columns = await describeQuery(client, stripTrailingSemicolon(rule.query), signal).catch(
+          (error: unknown) => {
+            throw new SourceError(`advanced[${rule.index}]: the query fails: ${(error as Error).message}`, {
+              code: "sync_rule_invalid",
+              cause: error,
+            });
+          },
+        );
         streams.push(queryStream(rule, this.config, catalog, columns));
       }
       return { server, streams, skipped: [] };
@@ -96,7 +98,9 @@ export class PostgresSource {
         }
         attempt++;
         this.events.onRetry?.({ stream: stream.id, attempt, error });
-        await sleep(Math.min(500 * 2 ** (attempt - 1), 8000), undefined, { signal: options.signal }).catch(() => undefined);
+        await sleep(Math.min(500 * 2 ** (attempt - 1), 8000), undefined, { signal: options.signal }).catch(
+          () => undefined,
+        );
       } finally {
         if (client !== undefined) await snapshot.release(client);
       }

@@ -18,15 +18,29 @@ export class SyncSnapshot {
     readonly startedAt: string,
   ) {}
 
-  static async open(factory: ConnectionFactory, searchPath: string[], signal?: AbortSignal): Promise<SyncSnapshot> {
+  static async open(
+    factory: ConnectionFactory,
+    searchPath: string[],
+    signal?: AbortSignal,
+  ): Promise<SyncSnapshot> {
     const coordinator = await factory.connect(signal);
     try {
       await queryWithSignal(coordinator, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [], signal);
-      const clock = await queryWithSignal<{ now: string }>(coordinator, "SELECT to_json(now())#>>'{}' AS now", [], signal);
+      const clock = await queryWithSignal<{ now: string }>(
+        coordinator,
+        "SELECT to_json(now())#>>'{}' AS now",
+        [],
+        signal,
+      );
       const startedAt = clock.rows[0]?.now ?? new Date().toISOString();
       let snapshotId: string | null = null;
       try {
-        const result = await queryWithSignal<{ id: string }>(coordinator, "SELECT pg_export_snapshot() AS id", [], signal);
+        const result = await queryWithSignal<{ id: string }>(
+          coordinator,
+          "SELECT pg_export_snapshot() AS id",
+          [],
+          signal,
+        );
         snapshotId = result.rows[0]?.id ?? null;
       } catch {
         // Hot standbys before PostgreSQL 10 and some poolers refuse; readers then use their own snapshots.
@@ -57,13 +71,17 @@ export class SyncSnapshot {
       await queryWithSignal(client, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [], signal);
       if (this.snapshotId !== null && !this.coordinatorLost) {
         try {
-          await queryWithSignal(client, `SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`, [], signal);
-        } catch (error) {
+          await queryWithSignal(
+            client,
+            `SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`,
+            [],
+            signal,
+          );
+        } catch {
           // The exporting transaction ended (its connection dropped): continue on a fresh snapshot.
           this.coordinatorLost = true;
           await client.query("ROLLBACK");
           await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-          void error;
         }
       }
       if (this.searchPath.length > 0) {

@@ -5,7 +5,10 @@
  */
 export class CheckpointTracker {
   private readonly queues = new Map<string, { after: (string | null)[]; pending: number }[]>();
-  private readonly positions = new Map<string, { after: (string | null)[] | null; rows: number; done: boolean }>();
+  private readonly positions = new Map<
+    string,
+    { after: (string | null)[] | null; rows: number; done: boolean }
+  >();
 
   start(stream: string, after: (string | null)[] | null, rows = 0): void {
     this.queues.set(stream, []);

@@ -38,7 +38,8 @@ export class DocumentBuilder {
   ) {
     this.compat = config.documentMode === "compat";
     this.sourceName = JSON.stringify(stream.id);
-    const tableValue = stream.kind === "table" ? JSON.stringify(stream.tables[0]) : JSON.stringify(stream.tables);
+    const tableValue =
+      stream.kind === "table" ? JSON.stringify(stream.tables[0]) : JSON.stringify(stream.tables);
     // Constant part of every document of this stream, spliced in front of the row's fields.
     this.prefix = this.compat
       ? `"database":${JSON.stringify(config.database)},"table":${tableValue},"schema":${JSON.stringify(stream.schema)},`

@@ -45,25 +45,37 @@ export class ElasticsearchStateStore implements StateStore {
           {
             index: STATE_INDEX,
             settings: { "index.hidden": true, number_of_shards: 1, auto_expand_replicas: "0-1" },
-            mappings: { dynamic: false, properties: { index_name: { type: "keyword" }, status: { type: "keyword" } } },
+            mappings: {
+              dynamic: false,
+              properties: { index_name: { type: "keyword" }, status: { type: "keyword" } },
+            },
           },
           { signal },
         )
         .catch((error: unknown) => {
-          if ((error as { body?: { error?: { type?: string } } }).body?.error?.type !== "resource_already_exists_exception") {
+          if (
+            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
+            "resource_already_exists_exception"
+          ) {
             throw error;
           }
         });
     }
     // A just-created index (by us or a concurrent process) answers 503 until its shard is up.
-    await this.client.cluster.health({ index: STATE_INDEX, wait_for_status: "yellow", timeout: "30s" }, { signal });
+    await this.client.cluster.health(
+      { index: STATE_INDEX, wait_for_status: "yellow", timeout: "30s" },
+      { signal },
+    );
     this.ensured = true;
   }
 
   async load(indexName: string, signal?: AbortSignal): Promise<SyncState | undefined> {
     try {
       await this.ensure(signal);
-      const result = await this.client.get<SyncState>({ index: STATE_INDEX, id: indexName }, { signal, ignore: [404] });
+      const result = await this.client.get<SyncState>(
+        { index: STATE_INDEX, id: indexName },
+        { signal, ignore: [404] },
+      );
       return result.found ? result._source : undefined;
     } catch (error) {
       throw describeEsError(error, `cannot read sync state for ${indexName}`);

@@ -134,14 +134,17 @@ export class SyncEngine {
       (previous.status === "running" || previous.status === "interrupted") &&
       previous.fingerprint === fingerprint &&
       previous.job_type === request.jobType;
-    if (resumed) log.info({ started_at: previous.started_at }, "resuming the interrupted sync from its checkpoints");
+    if (resumed)
+      log.info({ started_at: previous.started_at }, "resuming the interrupted sync from its checkpoints");
 
     // Incremental: rows committed since the previous completed sync's snapshot started.
     let changedSince: string | undefined;
     if (request.jobType === "incremental") {
       const cursor = previous?.cursor?.snapshot_started_at;
       if (!plan.server.commitTimestamps) {
-        warnings.push("track_commit_timestamp is off: the incremental sync reads every row (as a full sync would)");
+        warnings.push(
+          "track_commit_timestamp is off: the incremental sync reads every row (as a full sync would)",
+        );
       } else if (cursor === undefined) {
         warnings.push("no previous sync cursor: the incremental sync reads every row this time");
       } else {
@@ -185,7 +188,10 @@ export class SyncEngine {
       onItem: (item, outcome, failure) => {
         item.tag?.ack();
         if (failure !== undefined) {
-          log.error({ document_id: failure.id, status: failure.status, table: streamOfTag(item.tag) }, `document failed: ${failure.reason}`);
+          log.error(
+            { document_id: failure.id, status: failure.status, table: streamOfTag(item.tag) },
+            `document failed: ${failure.reason}`,
+          );
         }
       },
       onRetry: (info) => {
@@ -203,9 +209,14 @@ export class SyncEngine {
       });
     };
     for (const skipped of plan.skipped) {
-      progress.set(skipped.table, { ...emptyProgress(skipped.table, -1), state: "skipped", error: skipped.reason });
+      progress.set(skipped.table, {
+        ...emptyProgress(skipped.table, -1),
+        state: "skipped",
+        error: skipped.reason,
+      });
     }
-    for (const stream of plan.streams) progress.set(stream.id, emptyProgress(stream.id, stream.estimatedRows));
+    for (const stream of plan.streams)
+      progress.set(stream.id, emptyProgress(stream.id, stream.estimatedRows));
 
     const saveState = async (status: SyncState["status"]): Promise<void> => {
       state.status = status;
@@ -236,13 +247,18 @@ export class SyncEngine {
           const p = progress.get(stream.id) as StreamProgress;
           const checkpoint = resumed ? previous.streams[stream.id] : undefined;
           if (checkpoint?.done === true) {
-            tracker.start(stream.id, checkpoint.after === null ? null : (JSON.parse(checkpoint.after) as (string | null)[]), checkpoint.rows);
+            tracker.start(
+              stream.id,
+              checkpoint.after === null ? null : (JSON.parse(checkpoint.after) as (string | null)[]),
+              checkpoint.rows,
+            );
             tracker.finish(stream.id);
             p.state = "done";
             p.rowsRead = checkpoint.rows;
             return;
           }
-          const after = checkpoint?.after == null ? undefined : (JSON.parse(checkpoint.after) as (string | null)[]);
+          const after =
+            checkpoint?.after == null ? undefined : (JSON.parse(checkpoint.after) as (string | null)[]);
           tracker.start(stream.id, after ?? null, checkpoint?.rows ?? 0);
           p.state = "reading";
           try {
@@ -285,7 +301,12 @@ export class SyncEngine {
       await writer.flush();
       state.cursor = { snapshot_started_at: snapshotStartedAt, job_type: request.jobType };
       state.streams = {};
-      state.last_result = { status: "completed", completed_at: new Date().toISOString(), bulk: writer.stats, deleted };
+      state.last_result = {
+        status: "completed",
+        completed_at: new Date().toISOString(),
+        bulk: writer.stats,
+        deleted,
+      };
       clearInterval(checkpointTimer);
       state.status = "completed";
       state.updated_at = new Date().toISOString();
@@ -379,7 +400,8 @@ export class SyncEngine {
         const doc = builder.build(row);
         if (doc.bytes > maxBytes) {
           p.oversize++;
-          if (ctx.oversize.length < 1000) ctx.oversize.push({ stream: stream.id, key: row.key, id: doc.id, bytes: doc.bytes });
+          if (ctx.oversize.length < 1000)
+            ctx.oversize.push({ stream: stream.id, key: row.key, id: doc.id, bytes: doc.bytes });
           this.deps.logger.warn(
             { table: stream.id, key: row.key, document_id: doc.id, bytes: doc.bytes },
             `document of ${stream.id} with key ${JSON.stringify(row.key)} is ${doc.bytes} bytes, over the ${maxBytes}-byte limit: not sent`,
@@ -430,7 +452,9 @@ export class SyncEngine {
     const byId = new Map(streams.map((s) => [s.id, s]));
     // A table skipped this time (lost its primary key, lost a privilege) keeps its documents.
     const skipped = new Set(plan.skipped.map((s) => s.table));
-    const builders = new Map(streams.map((s) => [s.id, new DocumentBuilder(s, this.deps.source.config, '""')]));
+    const builders = new Map(
+      streams.map((s) => [s.id, new DocumentBuilder(s, this.deps.source.config, '""')]),
+    );
     const dir = await mkdtemp(join(tmpdir(), "pgsearch-delete-"));
     const file = join(dir, "ids.ndjson");
     const out = createWriteStream(file);
@@ -438,7 +462,7 @@ export class SyncEngine {
     let total = 0;
     const reader = await snapshot.reader(signal);
     try {
-      for await (const page of index.scan<{ _pgsearch?: { source?: string; key?: (string | null)[] } }>({
+      for await (const page of index.scan({
         query: { match_all: {} },
         sourceIncludes: [`${META_FIELD}.source`, `${META_FIELD}.key`],
         pageSize: 5000,
@@ -447,10 +471,14 @@ export class SyncEngine {
         total += page.length;
         const groups = new Map<string, { id: string; key: (string | null)[] }[]>();
         for (const hit of page) {
-          const meta = hit.source?._pgsearch;
+          const meta = hit.source?._pgsearch as { source?: string; key?: (string | null)[] } | undefined;
           if (meta?.source !== undefined && skipped.has(meta.source)) continue;
           const stream = meta?.source === undefined ? undefined : byId.get(meta.source);
-          if (stream === undefined || !Array.isArray(meta?.key) || meta.key.length !== stream.keyIndexes.length) {
+          if (
+            stream === undefined ||
+            !Array.isArray(meta?.key) ||
+            meta.key.length !== stream.keyIndexes.length
+          ) {
             // Not written by a current stream (a table no longer configured, another tool): stale.
             out.write(`${JSON.stringify(hit.id)}\n`);
             stale++;
@@ -463,14 +491,22 @@ export class SyncEngine {
         for (const [streamId, docs] of groups) {
           const stream = byId.get(streamId) as SourceStream;
           const builder = builders.get(streamId) as DocumentBuilder;
-          const existing = await this.deps.source.existing(reader, stream, server, docs.map((d) => d.key), signal);
+          const existing = await this.deps.source.existing(
+            reader,
+            stream,
+            server,
+            docs.map((d) => d.key),
+            signal,
+          );
           for (const doc of docs) {
             const row = existing.get(JSON.stringify(doc.key));
             const keep =
               row !== undefined &&
               builder.id(row.key) === doc.id &&
               (request.basicRules.isMatchAll ||
-                request.basicRules.shouldIndex(JSON.parse(builder.build(row).source) as Record<string, unknown>));
+                request.basicRules.shouldIndex(
+                  JSON.parse(builder.build(row).source) as Record<string, unknown>,
+                ));
             if (!keep) {
               out.write(`${JSON.stringify(doc.id)}\n`);
               stale++;
@@ -484,7 +520,11 @@ export class SyncEngine {
     }
     try {
       const maxPercent = request.options.maxDeletePercent;
-      if (stale > 100 && (stale / Math.max(total, 1)) * 100 > maxPercent && request.allowMassDelete !== true) {
+      if (
+        stale > 100 &&
+        (stale / Math.max(total, 1)) * 100 > maxPercent &&
+        request.allowMassDelete !== true
+      ) {
         throw new DeleteGuardError(stale, total, maxPercent);
       }
       let deleted = 0;
@@ -504,7 +544,16 @@ export class SyncEngine {
 }
 
 function emptyProgress(stream: string, estimatedRows: number): StreamProgress {
-  return { stream, estimatedRows, rowsRead: 0, docsSent: 0, unchanged: 0, filtered: 0, oversize: 0, state: "waiting" };
+  return {
+    stream,
+    estimatedRows,
+    rowsRead: 0,
+    docsSent: 0,
+    unchanged: 0,
+    filtered: 0,
+    oversize: 0,
+    state: "waiting",
+  };
 }
 
 function streamOfTag(tag: BatchTicket | undefined): string | undefined {
@@ -520,10 +569,15 @@ function planFingerprint(streams: SourceStream[], request: SyncRequest): string 
 
 function toPgSearchError(error: unknown, signal: AbortSignal | undefined): PgSearchError {
   if (signal?.aborted === true && !(error instanceof DeleteGuardError)) {
-    return error instanceof CanceledError ? error : new CanceledError("the sync was canceled", { cause: error });
+    return error instanceof CanceledError
+      ? error
+      : new CanceledError("the sync was canceled", { cause: error });
   }
   if (error instanceof PgSearchError) return error;
-  return new PgSearchError((error as Error).message ?? String(error), { code: "internal", cause: error });
+  return new PgSearchError(error instanceof Error ? error.message : String(error), {
+    code: "internal",
+    cause: error,
+  });
 }
 
 /** Runs `work` over items with at most `limit` at once; the first error rejects after all settle. */
@@ -541,7 +595,10 @@ async function runLimited<T>(items: T[], limit: number, work: (item: T) => Promi
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (firstError !== undefined) throw firstError;
+  if (firstError !== undefined)
+    throw firstError instanceof Error
+      ? firstError
+      : new Error("a stream worker failed", { cause: firstError });
 }
 
 export const newJobId = (): string => randomUUID();

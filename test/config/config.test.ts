@@ -27,33 +27,82 @@ describe("connector configuration fields (the reference's keys, order and defaul
   it("registers the reference's fields first, in order, with its labels and defaults", () => {
     const fields = defaultConnectorConfiguration();
     expect(Object.keys(fields).slice(0, 11)).toEqual([
-      "host", "port", "username", "password", "database", "schema", "tables", "fetch_size", "retry_count", "ssl_enabled", "ssl_ca",
+      "host",
+      "port",
+      "username",
+      "password",
+      "database",
+      "schema",
+      "tables",
+      "fetch_size",
+      "retry_count",
+      "ssl_enabled",
+      "ssl_ca",
     ]);
-    expect(fields.port).toMatchObject({ label: "Port", type: "int", display: "numeric", value: 5432, order: 2, required: true });
+    expect(fields.port).toMatchObject({
+      label: "Port",
+      type: "int",
+      display: "numeric",
+      value: 5432,
+      order: 2,
+      required: true,
+    });
     expect(fields.password).toMatchObject({ sensitive: true, order: 4 });
     expect(fields.tables).toMatchObject({ type: "list", display: "textarea", value: "*", order: 7 });
-    expect(fields.fetch_size).toMatchObject({ required: false, default_value: 50, ui_restrictions: ["advanced"] });
-    expect(fields.retry_count).toMatchObject({ required: false, default_value: 3, ui_restrictions: ["advanced"] });
+    expect(fields.fetch_size).toMatchObject({
+      required: false,
+      default_value: 50,
+      ui_restrictions: ["advanced"],
+    });
+    expect(fields.retry_count).toMatchObject({
+      required: false,
+      default_value: 3,
+      ui_restrictions: ["advanced"],
+    });
     expect(fields.ssl_ca).toMatchObject({ depends_on: [{ field: "ssl_enabled", value: true }], order: 11 });
     for (const field of Object.values(fields)) expect(field).toHaveProperty("validations", []);
-    expect(CONNECTOR_FIELDS.map((f) => f.order)).toEqual([...CONNECTOR_FIELDS.map((f) => f.order)].sort((a, b) => a - b));
+    expect(CONNECTOR_FIELDS.map((f) => f.order)).toEqual(
+      [...CONNECTOR_FIELDS.map((f) => f.order)].sort((a, b) => a - b),
+    );
   });
 
   it("applies defaults like the reference", () => {
     const config = resolvePostgresConfig(base);
-    expect(config).toMatchObject({ port: 5432, tables: ["*"], fetchSize: 50, retryCount: 3, schemas: ["public"], documentMode: "compat" });
+    expect(config).toMatchObject({
+      port: 5432,
+      tables: ["*"],
+      fetchSize: 50,
+      retryCount: 3,
+      schemas: ["public"],
+      documentMode: "compat",
+    });
     expect(config.ssl.enabled).toBe(false);
     expect(config.maxDocumentBytes).toBe(10 * 1024 * 1024);
   });
 
   it("resolves rich fields (a connector document) the same as plain values", () => {
-    const rich = Object.fromEntries(Object.entries({ ...base, port: "5433", tables: "a, b,,c " }).map(([k, v]) => [k, { value: v, label: k }]));
-    expect(resolvePostgresConfig(rich)).toEqual(resolvePostgresConfig({ ...base, port: 5433, tables: ["a", "b", "c"] }));
+    const rich = Object.fromEntries(
+      Object.entries({ ...base, port: "5433", tables: "a, b,,c " }).map(([k, v]) => [
+        k,
+        { value: v, label: k },
+      ]),
+    );
+    expect(resolvePostgresConfig(rich)).toEqual(
+      resolvePostgresConfig({ ...base, port: 5433, tables: ["a", "b", "c"] }),
+    );
   });
 
   it("names every invalid field and what it expects, without echoing the password", () => {
     const messages = errorsOf(() =>
-      resolvePostgresConfig({ ...base, host: "", port: "abc", fetch_size: 0, retry_count: "x", ssl_enabled: "maybe", tabels: "*" }),
+      resolvePostgresConfig({
+        ...base,
+        host: "",
+        port: "abc",
+        fetch_size: 0,
+        retry_count: "x",
+        ssl_enabled: "maybe",
+        tabels: "*",
+      }),
     );
     expect(messages).toEqual(
       expect.arrayContaining([
@@ -72,27 +121,42 @@ describe("connector configuration fields (the reference's keys, order and defaul
       "configuration.ssl_ca: 'SSL certificate' cannot be empty when ssl_mode is verify-full.",
     ]);
     const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-    expect(errorsOf(() => resolvePostgresConfig({ ...base, ssl_enabled: true, ssl_ca: pem, ssl_cert: pem }))).toEqual([
-      "configuration.ssl_key: ssl_cert and ssl_key must be given together",
-    ]);
-    expect(resolvePostgresConfig({ ...base, ssl_enabled: true, ssl_mode: "require" }).ssl).toEqual({ enabled: true, mode: "require" });
+    expect(
+      errorsOf(() => resolvePostgresConfig({ ...base, ssl_enabled: true, ssl_ca: pem, ssl_cert: pem })),
+    ).toEqual(["configuration.ssl_key: ssl_cert and ssl_key must be given together"]);
+    expect(resolvePostgresConfig({ ...base, ssl_enabled: true, ssl_mode: "require" }).ssl).toEqual({
+      enabled: true,
+      mode: "require",
+    });
     // ssl_ca is ignored when SSL is off (depends_on unmet).
-    expect(resolvePostgresConfig({ ...base, ssl_enabled: false, ssl_ca: "not a pem" }).ssl.ca).toBeUndefined();
+    expect(
+      resolvePostgresConfig({ ...base, ssl_enabled: false, ssl_ca: "not a pem" }).ssl.ca,
+    ).toBeUndefined();
   });
 
   it("re-flows a PEM pasted on one line", () => {
     const body = "A".repeat(100);
-    const config = resolvePostgresConfig({ ...base, ssl_enabled: true, ssl_ca: `-----BEGIN CERTIFICATE----- ${body} -----END CERTIFICATE-----` });
-    expect(config.ssl.ca).toBe(`-----BEGIN CERTIFICATE-----\n${"A".repeat(64)}\n${"A".repeat(36)}\n-----END CERTIFICATE-----\n`);
+    const config = resolvePostgresConfig({
+      ...base,
+      ssl_enabled: true,
+      ssl_ca: `-----BEGIN CERTIFICATE----- ${body} -----END CERTIFICATE-----`,
+    });
+    expect(config.ssl.ca).toBe(
+      `-----BEGIN CERTIFICATE-----\n${"A".repeat(64)}\n${"A".repeat(36)}\n-----END CERTIFICATE-----\n`,
+    );
   });
 });
 
 describe("the YAML file", () => {
-  const yaml = (body: string): string => `elasticsearch:\n  host: http://127.0.0.1:9200\nindex_name: search-shop\n${body}`;
-  const configuration = "configuration:\n  host: db\n  username: app\n  password: ${DB_PASSWORD}\n  database: shop\n  schema: public\n";
+  const yaml = (body: string): string =>
+    `elasticsearch:\n  host: http://127.0.0.1:9200\nindex_name: search-shop\n${body}`;
+  const configuration =
+    "configuration:\n  host: db\n  username: app\n  password: ${DB_PASSWORD}\n  database: shop\n  schema: public\n";
 
   it("substitutes ${ENV} and ${ENV:-default}", () => {
-    const config = parseAppConfig(yaml(`${configuration}  tables: \${TABLES:-orders, items}\n`), { DB_PASSWORD: SECRET });
+    const config = parseAppConfig(yaml(`${configuration}  tables: \${TABLES:-orders, items}\n`), {
+      DB_PASSWORD: SECRET,
+    });
     expect(config.source.password).toBe(SECRET);
     expect(config.source.tables).toEqual(["orders", "items"]);
     expect(config.sync.batchRows).toBe(2000);
@@ -119,7 +183,11 @@ describe("the YAML file", () => {
   });
 
   it("publishes a JSON Schema that lists the configuration fields", () => {
-    const schema = appConfigJsonSchema() as { properties: { configuration: { properties: Record<string, unknown> } } };
-    expect(Object.keys(schema.properties.configuration.properties)).toEqual(CONNECTOR_FIELDS.map((f) => f.key));
+    const schema = appConfigJsonSchema() as {
+      properties: { configuration: { properties: Record<string, unknown> } };
+    };
+    expect(Object.keys(schema.properties.configuration.properties)).toEqual(
+      CONNECTOR_FIELDS.map((f) => f.key),
+    );
   });
 });

@@ -39,7 +39,8 @@ export async function startFaultProxy(
   const forward = async (req: IncomingMessage, payload: Buffer | undefined): Promise<Response> => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === "string" && !["host", "content-length", "connection"].includes(name)) headers[name] = value;
+      if (typeof value === "string" && !["host", "content-length", "connection"].includes(name))
+        headers[name] = value;
     }
     return fetch(new URL(req.url ?? "/", target), {
       method: req.method ?? "GET",
@@ -64,11 +65,19 @@ export async function startFaultProxy(
     if (random() < options.requestRejectRate) {
       stats.requestsRejected++;
       res.writeHead(429, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
-      res.end(JSON.stringify({ error: { type: "es_rejected_execution_exception", reason: "injected" }, status: 429 }));
+      res.end(
+        JSON.stringify({
+          error: { type: "es_rejected_execution_exception", reason: "injected" },
+          status: 429,
+        }),
+      );
       return;
     }
     // Split into operations (action line + source line for index/create/update).
-    const lines = payload.toString("utf8").split("\n").filter((l) => l !== "");
+    const lines = payload
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l !== "");
     const ops: string[][] = [];
     for (let i = 0; i < lines.length; i++) {
       const action = lines[i] as string;
@@ -82,7 +91,10 @@ export async function startFaultProxy(
       url.searchParams.delete("filter_path");
       const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": req.headers["content-type"] ?? "application/x-ndjson", accept: req.headers.accept ?? "application/json" },
+        headers: {
+          "content-type": req.headers["content-type"] ?? "application/x-ndjson",
+          accept: req.headers.accept ?? "application/json",
+        },
         body: `${kept.flat().join("\n")}\n`,
       });
       forwarded = ((await response.json()) as { items: Record<string, unknown>[] }).items;
@@ -92,7 +104,9 @@ export async function startFaultProxy(
       if (!rejected[i]) return forwarded[k++];
       stats.itemsRejected++;
       const action = Object.keys(JSON.parse(op[0] as string) as object)[0] as string;
-      return { [action]: { status: 429, error: { type: "es_rejected_execution_exception", reason: "injected" } } };
+      return {
+        [action]: { status: 429, error: { type: "es_rejected_execution_exception", reason: "injected" } },
+      };
     });
     res.writeHead(200, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
     res.end(JSON.stringify({ errors: rejected.some(Boolean), items }));

@@ -11,7 +11,9 @@ import { connectElasticsearch } from "../../src/sink/es-client.js";
 function required(name: string): string {
   const value = process.env[name];
   if (value === undefined || value === "") {
-    throw new Error(`${name} is not set: run the tests through 'npm test' or eval "$(scripts/stack.sh env)" first`);
+    throw new Error(
+      `${name} is not set: run the tests through 'npm test' or eval "$(scripts/stack.sh env)" first`,
+    );
   }
   return value;
 }
@@ -63,7 +65,10 @@ export async function esClient(): Promise<EsClient> {
 }
 
 /** Every document of an index, as id → source, after a refresh (for equality checks). */
-export async function allDocuments(client: EsClient, index: string): Promise<Map<string, Record<string, unknown>>> {
+export async function allDocuments(
+  client: EsClient,
+  index: string,
+): Promise<Map<string, Record<string, unknown>>> {
   await client.indices.refresh({ index });
   const docs = new Map<string, Record<string, unknown>>();
   let searchAfter: estypes.SortResults | undefined;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { assertReadOnlyQuery, BasicRuleEngine, parseAdvancedRules, validateBasicRules } from "../../src/rules/index.js";
+import {
+  assertReadOnlyQuery,
+  BasicRuleEngine,
+  parseAdvancedRules,
+  validateBasicRules,
+} from "../../src/rules/index.js";
 
 describe("advanced rules", () => {
   it("accept the reference's four examples", async () => {
@@ -8,11 +13,19 @@ describe("advanced rules", () => {
         { tables: ["employee"], query: "SELECT * FROM employee" },
         { tables: ["customer"], query: "SELECT * FROM customer", id_columns: ["c_id"] },
         { tables: ["employee"], query: "SELECT * FROM employee WHERE emp_id > 5" },
-        { tables: ["employee", "customer"], query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id" },
+        {
+          tables: ["employee", "customer"],
+          query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
+        },
       ]),
     );
     expect(rules).toHaveLength(4);
-    expect(rules[1]).toEqual({ index: 1, tables: ["customer"], query: "SELECT * FROM customer", idColumns: ["c_id"] });
+    expect(rules[1]).toEqual({
+      index: 1,
+      tables: ["customer"],
+      query: "SELECT * FROM customer",
+      idColumns: ["c_id"],
+    });
     for (const rule of rules) await assertReadOnlyQuery(rule);
   });
 
@@ -21,10 +34,18 @@ describe("advanced rules", () => {
   });
 
   it("name the rule and the problem for invalid shapes", () => {
-    expect(() => parseAdvancedRules([{ tables: [], query: "SELECT 1" }])).toThrow(/advanced\[0\].*"tables" must be a non-empty array/);
-    expect(() => parseAdvancedRules([{ tables: ["a"], query: "SELECT 1" }, { tables: ["a"] }])).toThrow(/advanced\[1\].*"query"/);
-    expect(() => parseAdvancedRules([{ tables: ["a"], query: "q", id_columns: "id" }])).toThrow(/advanced\[0\].*"id_columns"/);
-    expect(() => parseAdvancedRules([{ tables: ["a"], query: "q", where: "x" }])).toThrow(/advanced\[0\].*unknown property "where"/);
+    expect(() => parseAdvancedRules([{ tables: [], query: "SELECT 1" }])).toThrow(
+      /advanced\[0\].*"tables" must be a non-empty array/,
+    );
+    expect(() => parseAdvancedRules([{ tables: ["a"], query: "SELECT 1" }, { tables: ["a"] }])).toThrow(
+      /advanced\[1\].*"query"/,
+    );
+    expect(() => parseAdvancedRules([{ tables: ["a"], query: "q", id_columns: "id" }])).toThrow(
+      /advanced\[0\].*"id_columns"/,
+    );
+    expect(() => parseAdvancedRules([{ tables: ["a"], query: "q", where: "x" }])).toThrow(
+      /advanced\[0\].*unknown property "where"/,
+    );
     expect(() => parseAdvancedRules("[{")).toThrow(/advanced.*not valid JSON/);
     expect(() => parseAdvancedRules({ tables: ["a"] })).toThrow(/must be an array/);
   });
@@ -46,7 +67,14 @@ describe("advanced rules", () => {
 });
 
 describe("basic rules (Elastic's semantics)", () => {
-  const rule = (id: string, field: string, op: string, value: string, policy: string, order: number) => ({ id, field, rule: op, value, policy, order });
+  const rule = (id: string, field: string, op: string, value: string, policy: string, order: number) => ({
+    id,
+    field,
+    rule: op,
+    value,
+    policy,
+    order,
+  });
   const engine = (...rules: unknown[]) => {
     const { rules: valid, errors } = validateBasicRules(rules);
     expect(errors).toEqual([]);
@@ -80,7 +108,9 @@ describe("basic rules (Elastic's semantics)", () => {
   });
 
   it("compare strings as strings, booleans as booleans", () => {
-    expect(engine(rule("r", "d", ">", "2024-01-01", "exclude", 1)).shouldIndex({ d: "2024-06-01" })).toBe(false);
+    expect(engine(rule("r", "d", ">", "2024-01-01", "exclude", 1)).shouldIndex({ d: "2024-06-01" })).toBe(
+      false,
+    );
     expect(engine(rule("r", "ok", "equals", "true", "exclude", 1)).shouldIndex({ ok: true })).toBe(false);
   });
 
@@ -93,7 +123,13 @@ describe("basic rules (Elastic's semantics)", () => {
     ]);
     expect(errors).toEqual([
       { ids: ["a"], messages: [expect.stringMatching(/matching everything/) as unknown] },
-      { ids: ["d"], messages: [expect.stringMatching(/"rule" must be one of/) as unknown, expect.stringMatching(/"policy"/) as unknown] },
+      {
+        ids: ["d"],
+        messages: [
+          expect.stringMatching(/"rule" must be one of/) as unknown,
+          expect.stringMatching(/"policy"/) as unknown,
+        ],
+      },
       { ids: ["b", "c"], messages: [expect.stringMatching(/duplicates/) as unknown] },
     ]);
   });

@@ -49,7 +49,13 @@ describe("table discovery", () => {
   it('"*" syncs every table with a primary key, reads a partitioned table once, skips the rest with a reason', async () => {
     const result = await plan({ tables: "*" });
     expect(result.streams.map((s) => s.id).sort()).toEqual(
-      [`${schema}.Mixed "Case"`, `${schema}.composite`, `${schema}.customer`, `${schema}.employee`, `${schema}.measurement`].sort(),
+      [
+        `${schema}.Mixed "Case"`,
+        `${schema}.composite`,
+        `${schema}.customer`,
+        `${schema}.employee`,
+        `${schema}.measurement`,
+      ].sort(),
     );
     expect(result.skipped).toEqual(
       expect.arrayContaining([
@@ -75,7 +81,11 @@ describe("table discovery", () => {
     const ids = [...(await allDocuments(es, index)).keys()].sort();
     // PRIMARY KEY (num, region): num first.
     const db = stack.pgDatabase();
-    expect(ids).toEqual([`${db}_${schema}_composite_1_eu`, `${db}_${schema}_composite_1_us`, `${db}_${schema}_composite_2_eu`]);
+    expect(ids).toEqual([
+      `${db}_${schema}_composite_1_eu`,
+      `${db}_${schema}_composite_1_us`,
+      `${db}_${schema}_composite_2_eu`,
+    ]);
   });
 
   it("a partitioned table's rows are indexed once, under the parent's name", async () => {
@@ -111,7 +121,10 @@ describe("advanced sync rules (the reference's examples)", () => {
       { tables: ["customer"], query: "SELECT * FROM customer" },
     ]);
     expect(docs.size).toBe(6);
-    expect(docs.get(`${db()}_${schema}_employee_10`)).toMatchObject({ [`${schema}_employee_name`]: "Jane", table: ["employee"] });
+    expect(docs.get(`${db()}_${schema}_employee_10`)).toMatchObject({
+      [`${schema}_employee_name`]: "Jane",
+      table: ["employee"],
+    });
     expect(docs.get(`${db()}_${schema}_customer_6`)).toMatchObject({ [`${schema}_customer_name`]: "Pine" });
   });
 
@@ -121,13 +134,21 @@ describe("advanced sync rules (the reference's examples)", () => {
       { tables: ["customer"], query: "SELECT * FROM customer", id_columns: ["c_id"] },
     ]);
     expect([...docs.keys()].sort()).toEqual(
-      [3, 10, 14].map((i) => `${db()}_${schema}_employee_${i}`).concat([2, 6, 9].map((i) => `${db()}_${schema}_customer_${i}`)).sort(),
+      [3, 10, 14]
+        .map((i) => `${db()}_${schema}_employee_${i}`)
+        .concat([2, 6, 9].map((i) => `${db()}_${schema}_customer_${i}`))
+        .sort(),
     );
   });
 
   it("example 2: a WHERE clause", async () => {
-    const docs = await syncRules("adv2", [{ tables: ["employee"], query: "SELECT * FROM employee WHERE emp_id > 5" }]);
-    expect([...docs.keys()].sort()).toEqual([`${db()}_${schema}_employee_10`, `${db()}_${schema}_employee_14`]);
+    const docs = await syncRules("adv2", [
+      { tables: ["employee"], query: "SELECT * FROM employee WHERE emp_id > 5" },
+    ]);
+    expect([...docs.keys()].sort()).toEqual([
+      `${db()}_${schema}_employee_10`,
+      `${db()}_${schema}_employee_14`,
+    ]);
   });
 
   it("example 3: a JOIN of two tables", async () => {
@@ -155,7 +176,9 @@ describe("advanced sync rules (the reference's examples)", () => {
   });
 
   it("a view is synced through id_columns", async () => {
-    const docs = await syncRules("view", [{ tables: ["adults"], query: "SELECT * FROM adults", id_columns: ["emp_id"] }]);
+    const docs = await syncRules("view", [
+      { tables: ["adults"], query: "SELECT * FROM adults", id_columns: ["emp_id"] },
+    ]);
     expect([...docs.keys()].sort()).toEqual([`${db()}_${schema}_adults_10`, `${db()}_${schema}_adults_3`]);
   });
 
@@ -179,7 +202,10 @@ describe("advanced sync rules (the reference's examples)", () => {
       "SELECT * FROM employee; DROP TABLE employee",
       "UPDATE employee SET age = 1",
     ]) {
-      await expect(prepareRules({ basic: [], advanced: [{ tables: ["employee"], query }] }), query).rejects.toThrow(/advanced\[0\]/);
+      await expect(
+        prepareRules({ basic: [], advanced: [{ tables: ["employee"], query }] }),
+        query,
+      ).rejects.toThrow(/advanced\[0\]/);
     }
     const count = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".employee`);
     expect(count.rows[0]).toEqual({ n: 3 });

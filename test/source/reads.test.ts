@@ -77,7 +77,8 @@ describe("streaming reads", () => {
     try {
       await admin.query(`INSERT INTO "${schema}".small VALUES (999999, 'late')`);
       let count = 0;
-      for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 5000 })) count += batch.length;
+      for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 5000 }))
+        count += batch.length;
       expect(count).toBe(20000);
     } finally {
       await snapshot.close();
@@ -94,7 +95,10 @@ describe("streaming reads", () => {
     try {
       await expect(
         (async () => {
-          for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 2000, signal: controller.signal })) {
+          for await (const batch of source.read(snapshot, stream, plan.server, {
+            batchRows: 2000,
+            signal: controller.signal,
+          })) {
             rows += batch.length;
             if (rows >= 10000) controller.abort();
           }
@@ -107,28 +111,34 @@ describe("streaming reads", () => {
     console.log(`abort observed after ${Date.now() - started} ms`);
   });
 
-  it(`reads ${BIG_ROWS} rows with flat memory (heap growth bounded by batches, not by the table)`, { timeout: 300_000 }, async () => {
-    const { source, plan, stream, config } = await openSource("big");
-    const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
-    const snapshot = await source.openSnapshot();
-    const baseline = process.memoryUsage().heapUsed;
-    let peak = baseline;
-    let rows = 0;
-    let bytes = 0;
-    try {
-      for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 2000 })) {
-        for (const row of batch) bytes += builder.build(row).bytes;
-        rows += batch.length;
-        peak = Math.max(peak, process.memoryUsage().heapUsed);
+  it(
+    `reads ${BIG_ROWS} rows with flat memory (heap growth bounded by batches, not by the table)`,
+    { timeout: 300_000 },
+    async () => {
+      const { source, plan, stream, config } = await openSource("big");
+      const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
+      const snapshot = await source.openSnapshot();
+      const baseline = process.memoryUsage().heapUsed;
+      let peak = baseline;
+      let rows = 0;
+      let bytes = 0;
+      try {
+        for await (const batch of source.read(snapshot, stream, plan.server, { batchRows: 2000 })) {
+          for (const row of batch) bytes += builder.build(row).bytes;
+          rows += batch.length;
+          peak = Math.max(peak, process.memoryUsage().heapUsed);
+        }
+      } finally {
+        await snapshot.close();
       }
-    } finally {
-      await snapshot.close();
-    }
-    expect(rows).toBe(BIG_ROWS);
-    const growthMb = (peak - baseline) / 2 ** 20;
-    console.log(`read ${rows} rows, ${(bytes / 2 ** 20).toFixed(0)} MB of documents; heap growth ${growthMb.toFixed(1)} MB`);
-    // The documents add up to several hundred MB; holding them would blow far past this bound.
-    expect(bytes / 2 ** 20).toBeGreaterThan(300);
-    expect(growthMb).toBeLessThan(150);
-  });
+      expect(rows).toBe(BIG_ROWS);
+      const growthMb = (peak - baseline) / 2 ** 20;
+      console.log(
+        `read ${rows} rows, ${(bytes / 2 ** 20).toFixed(0)} MB of documents; heap growth ${growthMb.toFixed(1)} MB`,
+      );
+      // The documents add up to several hundred MB; holding them would blow far past this bound.
+      expect(bytes / 2 ** 20).toBeGreaterThan(300);
+      expect(growthMb).toBeLessThan(150);
+    },
+  );
 });

@@ -21,7 +21,8 @@ async function rawSource(id: string): Promise<string> {
 beforeAll(async () => {
   admin = await adminClient();
   es = await esClient();
-  postgis = (await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")).rowCount === 1;
+  postgis =
+    (await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")).rowCount === 1;
   if (postgis) await admin.query("CREATE EXTENSION IF NOT EXISTS postgis");
   await admin.query(`
     CREATE SCHEMA "${schema}";

@@ -25,11 +25,15 @@ describe("Elasticsearch (real server from Maven Central)", () => {
 
   it("creates an index, takes 10,000 documents through _bulk and counts them", async () => {
     await es.indices.create({ index });
-    const body = Array.from({ length: 10_000 }, (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i},"text":"doc ${i}"}\n`).join("");
-    const response = (await es.transport.request({ method: "POST", path: `/${index}/_bulk`, bulkBody: body })) as {
-      errors: boolean;
-      items: unknown[];
-    };
+    const body = Array.from(
+      { length: 10_000 },
+      (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i},"text":"doc ${i}"}\n`,
+    ).join("");
+    const response = await es.transport.request<{ errors: boolean; items: unknown[] }>({
+      method: "POST",
+      path: `/${index}/_bulk`,
+      bulkBody: body,
+    });
     expect(response.errors).toBe(false);
     expect(response.items).toHaveLength(10_000);
     await es.indices.refresh({ index });

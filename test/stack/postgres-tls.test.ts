@@ -28,34 +28,48 @@ describe("PostgreSQL connections (real server, throwaway CA)", () => {
   });
 
   it("verifies the server against the configured CA (verify-full, host localhost)", async () => {
-    expect(await whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: tls("ca.crt") })).toMatchObject({ ssl: true });
+    expect(await whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: tls("ca.crt") })).toMatchObject({
+      ssl: true,
+    });
   });
 
   it("accepts the CA pasted on one line, as Kibana's text box does", async () => {
     const oneLine = tls("ca.crt").replace(/\n/g, " ");
-    expect(await whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: oneLine })).toMatchObject({ ssl: true });
+    expect(await whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: oneLine })).toMatchObject({
+      ssl: true,
+    });
   });
 
   it("refuses a server certificate signed by another CA, and says what to check", async () => {
-    await expect(whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: tls("other-ca.crt") })).rejects.toThrow(
-      /certificate.*check ssl_ca/i,
-    );
+    await expect(
+      whoAmI({ host: "localhost", ssl_enabled: true, ssl_ca: tls("other-ca.crt") }),
+    ).rejects.toThrow(/certificate.*check ssl_ca/i);
   });
 
   it("verify-full refuses a host name the certificate does not cover; verify-ca accepts it", async () => {
     const options = { host: "127.0.0.2", ssl_enabled: true, ssl_ca: tls("ca.crt") };
-    await expect(whoAmI({ ...options, ssl_mode: "verify-full" })).rejects.toThrow(/127\.0\.0\.2|altname|hostname/i);
+    await expect(whoAmI({ ...options, ssl_mode: "verify-full" })).rejects.toThrow(
+      /127\.0\.0\.2|altname|hostname/i,
+    );
     expect(await whoAmI({ ...options, ssl_mode: "verify-ca" })).toMatchObject({ ssl: true });
   });
 
   it("mutual TLS: the client certificate authenticates pgsearch_mtls; without it the login fails", async () => {
-    const options = { host: "127.0.0.1", username: "pgsearch_mtls", password: "", ssl_enabled: true, ssl_ca: tls("ca.crt") };
+    const options = {
+      host: "127.0.0.1",
+      username: "pgsearch_mtls",
+      password: "",
+      ssl_enabled: true,
+      ssl_ca: tls("ca.crt"),
+    };
     expect(await whoAmI({ ...options, ssl_cert: tls("client.crt"), ssl_key: tls("client.key") })).toEqual({
       ssl: true,
       user: "pgsearch_mtls",
     });
     expect(() => sourceConfig(options)).toThrow(ConfigErrors);
-    await expect(whoAmI({ ...options, password: "wrong-password" })).rejects.toThrow(/pgsearch_mtls|authentication|certificate/i);
+    await expect(whoAmI({ ...options, password: "wrong-password" })).rejects.toThrow(
+      /pgsearch_mtls|authentication|certificate/i,
+    );
   });
 
   it("a wrong password is reported without the password", async () => {
@@ -68,7 +82,13 @@ describe("PostgreSQL connections (real server, throwaway CA)", () => {
   });
 
   it("the cluster runs with track_commit_timestamp and logical replication enabled", async () => {
-    const client = new pg.Client({ host: stack.pgHost(), port: stack.pgPort(), user: stack.pgUser(), password: stack.pgPassword(), database: stack.pgDatabase() });
+    const client = new pg.Client({
+      host: stack.pgHost(),
+      port: stack.pgPort(),
+      user: stack.pgUser(),
+      password: stack.pgPassword(),
+      database: stack.pgDatabase(),
+    });
     await client.connect();
     try {
       const result = await client.query<{ ts: string; wal: string }>(

@@ -48,7 +48,10 @@ async function expectedDocuments(): Promise<Map<string, Record<string, unknown>>
   return expected;
 }
 
-function expectIndexEquals(actual: Map<string, Record<string, unknown>>, expected: Map<string, Record<string, unknown>>): void {
+function expectIndexEquals(
+  actual: Map<string, Record<string, unknown>>,
+  expected: Map<string, Record<string, unknown>>,
+): void {
   expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
   for (const [id, doc] of expected) {
     expect(actual.get(id), id).toMatchObject(doc);
@@ -133,7 +136,12 @@ describe("full sync of the reference's employee/customer tables", () => {
       expect(refused.status).toBe("failed");
       expect(refused.error?.code).toBe("delete_guard");
       expect(await es.count({ index: guardIndex })).toMatchObject({ count: 400 });
-      const allowed = await runTestSync({ index: guardIndex, source: config, es, request: { allowMassDelete: true } });
+      const allowed = await runTestSync({
+        index: guardIndex,
+        source: config,
+        es,
+        request: { allowMassDelete: true },
+      });
       expect(allowed.deleted).toBe(300);
       expect(allowed.indexCount).toBe(100);
     } finally {

@@ -33,7 +33,9 @@ afterAll(async () => {
 
 async function expectIndexEqualsTable(): Promise<void> {
   const docs = await allDocuments(es, index);
-  const rows = await admin.query<{ id: number; name: string; qty: number }>(`SELECT id, name, qty FROM "${schema}".item`);
+  const rows = await admin.query<{ id: number; name: string; qty: number }>(
+    `SELECT id, name, qty FROM "${schema}".item`,
+  );
   expect(docs.size).toBe(rows.rowCount);
   for (const row of rows.rows) {
     expect(docs.get(`${stack.pgDatabase()}_${schema}_item_${row.id}`), String(row.id)).toMatchObject({

@@ -42,7 +42,9 @@ afterAll(async () => {
 /** Ids and contents of the index must be exactly the table's rows. */
 async function expectIndexEqualsTable(index: string, table = "events"): Promise<void> {
   const docs = await allDocuments(es, index);
-  const rows = await admin.query<{ id: string; kind: string; payload: string }>(`SELECT id::text, kind, payload FROM "${schema}".${table}`);
+  const rows = await admin.query<{ id: string; kind: string; payload: string }>(
+    `SELECT id::text, kind, payload FROM "${schema}".${table}`,
+  );
   expect(docs.size).toBe(rows.rowCount);
   for (const row of rows.rows) {
     const doc = docs.get(`${stack.pgDatabase()}_${schema}_${table}_${row.id}`);
@@ -52,88 +54,105 @@ async function expectIndexEqualsTable(index: string, table = "events"): Promise<
 }
 
 describe("resilience", () => {
-  it("a 429 storm (fault-injecting proxy in front of the real Elasticsearch) loses nothing", { timeout: 180_000 }, async () => {
-    const proxy = await startFaultProxy(stack.esUrl(), { requestRejectRate: 0.2, itemRejectRate: 0.3 });
-    const proxied = (await connectElasticsearch({ host: proxy.url, requestTimeoutMs: 60_000 })).client;
-    const index = `${indexPrefix}-429`;
-    try {
-      const result = await runTestSync({
-        index,
-        source: sourceConfig({ schema, tables: "storm" }),
-        es: proxied,
-        sync: { bulkMaxDocs: 500 },
-      });
-      expect(proxy.stats.itemsRejected).toBeGreaterThan(STORM_ROWS / 5);
-      expect(proxy.stats.requestsRejected).toBeGreaterThan(5);
+  it(
+    "a 429 storm (fault-injecting proxy in front of the real Elasticsearch) loses nothing",
+    { timeout: 180_000 },
+    async () => {
+      const proxy = await startFaultProxy(stack.esUrl(), { requestRejectRate: 0.2, itemRejectRate: 0.3 });
+      const proxied = (await connectElasticsearch({ host: proxy.url, requestTimeoutMs: 60_000 })).client;
+      const index = `${indexPrefix}-429`;
+      try {
+        const result = await runTestSync({
+          index,
+          source: sourceConfig({ schema, tables: "storm" }),
+          es: proxied,
+          sync: { bulkMaxDocs: 500 },
+        });
+        expect(proxy.stats.itemsRejected).toBeGreaterThan(STORM_ROWS / 5);
+        expect(proxy.stats.requestsRejected).toBeGreaterThan(5);
+        expect(result.status).toBe("completed");
+        expect(result.bulk.failed).toBe(0);
+        expect(result.bulk.created).toBe(STORM_ROWS);
+        await expectIndexEqualsTable(index, "storm");
+      } finally {
+        await proxied.close();
+        await proxy.close();
+      }
+    },
+  );
+
+  it(
+    "kill -9 in the middle of a sync, then a second run, gives exactly the database's documents",
+    { timeout: 180_000 },
+    async () => {
+      const index = `${indexPrefix}-kill`;
+      const dir = await mkdtemp(join(tmpdir(), "pgsearch-kill-"));
+      const configPath = join(dir, "connector.yml");
+      await writeFile(
+        configPath,
+        [
+          "elasticsearch:",
+          `  host: ${stack.esUrl()}`,
+          `index_name: ${index}`,
+          "configuration:",
+          `  host: ${stack.pgHost()}`,
+          `  port: ${stack.pgPort()}`,
+          `  username: ${stack.pgUser()}`,
+          "  password: ${PGPASSWORD}",
+          `  database: ${stack.pgDatabase()}`,
+          `  schema: ${schema}`,
+          "  tables: events",
+          "sync:",
+          "  batch_rows: 500",
+          "  bulk_max_docs: 500",
+          "  bulk_concurrency: 1",
+        ].join("\n"),
+      );
+      const cli = (): ReturnType<typeof spawn> =>
+        spawn(
+          process.execPath,
+          ["--import", "tsx", "src/cli/main.ts", "sync", "--config", configPath, "--json"],
+          {
+            env: process.env,
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
+
+      // First run: kill -9 once part of the table is indexed.
+      const first = cli();
+      const startedAt = Date.now();
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const count = await es.count({ index }).catch(() => ({ count: 0 }));
+        // Checkpoints are saved every 2 s: let at least one be written.
+        if (count.count > ROWS / 5 && Date.now() - startedAt > 3000) break;
+        if (first.exitCode !== null)
+          throw new Error("the sync finished before it could be killed; make the table larger");
+      }
+      first.kill("SIGKILL");
+      await new Promise((resolve) => first.once("exit", resolve));
+      const partial = (await es.count({ index })).count;
+      expect(partial).toBeLessThan(ROWS);
+
+      // Meanwhile the database changes: the resumed sync must pick that up too.
+      await admin.query(`DELETE FROM "${schema}".events WHERE id <= 10`);
+      await admin.query(`UPDATE "${schema}".events SET kind = 'changed' WHERE id = ${ROWS}`);
+
+      const second = cli();
+      let output = "";
+      second.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
+      expect(code).toBe(0);
+      const result = JSON.parse(output) as {
+        resumed: boolean;
+        status: string;
+        streams: { rowsRead: number }[];
+      };
       expect(result.status).toBe("completed");
-      expect(result.bulk.failed).toBe(0);
-      expect(result.bulk.created).toBe(STORM_ROWS);
-      await expectIndexEqualsTable(index, "storm");
-    } finally {
-      await proxied.close();
-      await proxy.close();
-    }
-  });
-
-  it("kill -9 in the middle of a sync, then a second run, gives exactly the database's documents", { timeout: 180_000 }, async () => {
-    const index = `${indexPrefix}-kill`;
-    const dir = await mkdtemp(join(tmpdir(), "pgsearch-kill-"));
-    const configPath = join(dir, "connector.yml");
-    await writeFile(
-      configPath,
-      [
-        "elasticsearch:",
-        `  host: ${stack.esUrl()}`,
-        `index_name: ${index}`,
-        "configuration:",
-        `  host: ${stack.pgHost()}`,
-        `  port: ${stack.pgPort()}`,
-        `  username: ${stack.pgUser()}`,
-        "  password: ${PGPASSWORD}",
-        `  database: ${stack.pgDatabase()}`,
-        `  schema: ${schema}`,
-        "  tables: events",
-        "sync:",
-        "  batch_rows: 500",
-        "  bulk_max_docs: 500",
-        "  bulk_concurrency: 1",
-      ].join("\n"),
-    );
-    const cli = (): ReturnType<typeof spawn> =>
-      spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sync", "--config", configPath, "--json"], {
-        env: process.env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-
-    // First run: kill -9 once part of the table is indexed.
-    const first = cli();
-    const startedAt = Date.now();
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const count = await es.count({ index }).catch(() => ({ count: 0 }));
-      // Checkpoints are saved every 2 s: let at least one be written.
-      if (count.count > ROWS / 5 && Date.now() - startedAt > 3000) break;
-      if (first.exitCode !== null) throw new Error("the sync finished before it could be killed; make the table larger");
-    }
-    first.kill("SIGKILL");
-    await new Promise((resolve) => first.once("exit", resolve));
-    const partial = (await es.count({ index })).count;
-    expect(partial).toBeLessThan(ROWS);
-
-    // Meanwhile the database changes: the resumed sync must pick that up too.
-    await admin.query(`DELETE FROM "${schema}".events WHERE id <= 10`);
-    await admin.query(`UPDATE "${schema}".events SET kind = 'changed' WHERE id = ${ROWS}`);
-
-    const second = cli();
-    let output = "";
-    second.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
-    expect(code).toBe(0);
-    const result = JSON.parse(output) as { resumed: boolean; status: string; streams: { rowsRead: number }[] };
-    expect(result.status).toBe("completed");
-    expect(result.resumed).toBe(true);
-    // Resumed from the checkpoint: the second run read only the rest of the table.
-    expect(result.streams[0]?.rowsRead).toBeLessThan(ROWS - ROWS / 10);
-    await expectIndexEqualsTable(index);
-  });
+      expect(result.resumed).toBe(true);
+      // Resumed from the checkpoint: the second run read only the rest of the table.
+      expect(result.streams[0]?.rowsRead).toBeLessThan(ROWS - ROWS / 10);
+      await expectIndexEqualsTable(index);
+    },
+  );
 });
