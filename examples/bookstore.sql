@@ -32,7 +32,7 @@ SELECT g,
 FROM generate_series(1, 200) AS g;
 
 INSERT INTO bookstore.books
-SELECT lpad(g::text, 13, '978'),
+SELECT '978' || lpad(g::text, 10, '0'),
        initcap((ARRAY['the art of', 'notes on', 'a discipline of', 'structured', 'elements of', 'on the theory of'])[1 + g % 6] || ' ' ||
                (ARRAY['programming', 'search', 'databases', 'compilers', 'networks', 'indexing', 'algorithms'])[1 + (g * 13) % 7]) ||
        ' vol. ' || g,
@@ -44,4 +44,6 @@ SELECT lpad(g::text, 13, '978'),
        g % 3 <> 0
 FROM generate_series(1, 10000) AS g;
 
-INSERT INTO bookstore.page_views SELECT lpad((1 + g % 10000)::text, 13, '978'), now() FROM generate_series(1, 100) AS g;
+ANALYZE bookstore.authors;
+ANALYZE bookstore.books;
+INSERT INTO bookstore.page_views SELECT '978' || lpad((1 + g % 10000)::text, 10, '0'), now() FROM generate_series(1, 100) AS g;

@@ -11,7 +11,7 @@ bash scripts/stack.sh up
 eval "$(bash scripts/stack.sh env)"
 
 echo "== loading the sample database (schema bookstore: 200 authors, 10,000 books)"
-psql -q -v ON_ERROR_STOP=1 -f examples/bookstore.sql
+psql -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -f examples/bookstore.sql
 
 echo "== what would be synced"
 npx tsx src/cli/main.ts tables --config examples/demo.yml

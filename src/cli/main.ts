@@ -22,6 +22,9 @@ export const EXIT = {
   canceled: 130,
 } as const;
 
+/** Tables without colours: they end up in logs and pipes as often as on terminals. */
+const PLAIN = { head: [], border: [] };
+
 const program = new Command()
   .name("pgsearch")
   .description("Keep Elasticsearch search indices in sync with PostgreSQL.")
@@ -190,7 +193,7 @@ async function runTables(path: string): Promise<number> {
     const wired = await wireStandalone(config, logger);
     close = wired.close;
     const plan = await wired.source.plan(rules.advanced);
-    const table = new Table({ head: ["stream", "key", "columns", "estimated rows", "status"] });
+    const table = new Table({ head: ["stream", "key", "columns", "estimated rows", "status"], style: PLAIN });
     for (const s of plan.streams) {
       table.push([
         s.id,

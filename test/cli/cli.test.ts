@@ -69,13 +69,21 @@ describe("the pgsearch command", () => {
     );
     const result = cli("validate", "--config", bad);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/bad\.yml:8 configuration\.port: must be an integer between 1 and 65535, got 99999/);
-    expect(result.stderr).toMatch(/bad\.yml:12 configuration\.tabels: unknown field \(did you mean "tables"\?\)/);
+    expect(result.stderr).toMatch(
+      /bad\.yml:6 configuration\.port: must be an integer between 1 and 65535, got 99999/,
+    );
+    expect(result.stderr).toMatch(
+      /bad\.yml:11 configuration\.tabels: unknown field \(did you mean "tables"\?\)/,
+    );
     expect(result.stdout + result.stderr).not.toContain("TopSecret-123");
   });
 
   it("validate: a wrong password exits 1 with a hint and without the password", () => {
-    const result = cli("validate", "--config", writeConfig("pw.yml", goodConfiguration().replace("${PGPASSWORD}", "Wrong-Pass-42")));
+    const result = cli(
+      "validate",
+      "--config",
+      writeConfig("pw.yml", goodConfiguration().replace("${PGPASSWORD}", "Wrong-Pass-42")),
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/cannot connect to PostgreSQL .*check username and password/);
     expect(result.stdout + result.stderr).not.toContain("Wrong-Pass-42");
@@ -103,6 +111,12 @@ describe("the pgsearch command", () => {
     const result = cli("config", "schema");
     expect(result.status).toBe(0);
     const schemaJson = JSON.parse(result.stdout) as { properties: Record<string, unknown> };
-    expect(Object.keys(schemaJson.properties)).toEqual(["elasticsearch", "index_name", "configuration", "sync_rules", "sync"]);
+    expect(Object.keys(schemaJson.properties)).toEqual([
+      "elasticsearch",
+      "index_name",
+      "configuration",
+      "sync_rules",
+      "sync",
+    ]);
   });
 });
