@@ -57,11 +57,11 @@ function narrow(name: DatasetName, rows: number): Dataset {
           active boolean, created_at timestamptz, day date, code text, country char(2)
         );
         INSERT INTO ${schema}.events
-          SELECT g, (g * 7919) % 100000, (ARRAY['view', 'click', 'buy', 'share'])[1 + g % 4], (g % 100000) / 100.0,
+          SELECT g, ((g * 7919) % 100000)::int, (ARRAY['view', 'click', 'buy', 'share'])[1 + g % 4], (g % 100000) / 100.0,
                  ((g * 2654435761) % 1000000) / 1000.0, g % 3 = 0,
-                 timestamptz '2020-01-01 00:00:00+00' + g * interval '17 seconds', date '2020-01-01' + g % 2000,
+                 timestamptz '2020-01-01 00:00:00+00' + g * interval '17 seconds', date '2020-01-01' + (g % 2000)::int,
                  substr(md5(g::text), 1, 12), (ARRAY['US', 'DE', 'FR', 'JP', 'BR', 'IN'])[1 + g % 6]
-          FROM generate_series(1, ${rows}) g;
+          FROM generate_series(1::bigint, ${rows}) g;
         ANALYZE ${schema}.events;`);
     },
   };

@@ -6,6 +6,10 @@ import { CanceledError, ConfigError, ConfigErrors, PgSearchError, SyncRuleError 
 import { createLogger, type Logger } from "../observability/logger.js";
 import { prepareRules } from "../sync/prepare.js";
 import type { SyncResult } from "../sync/sync-engine.js";
+import { ConnectorService } from "../service/connector-service.js";
+import { chooseProtocol } from "../service/choose-protocol.js";
+import { loadServiceConfig } from "../service/service-config.js";
+import { connectElasticsearch } from "../sink/es-client.js";
 import { ProgressDisplay } from "./progress.js";
 import { wireStandalone } from "./wiring.js";
 
@@ -61,6 +65,15 @@ program
   .addOption(configOption)
   .action(async (opts) => {
     process.exitCode = await runTables(opts.config);
+  });
+
+program
+  .command("serve")
+  .description("run the connector service managed from Kibana (Elastic's config.yml)")
+  .addOption(new Option("-c, --config <file>", "connector service config.yml").default("config.yml"))
+  .option("--log-level <level>", "debug, info, warn, error", "info")
+  .action(async (opts) => {
+    process.exitCode = await runServe(opts.config, opts.logLevel);
   });
 
 program
@@ -210,6 +223,30 @@ async function runTables(path: string): Promise<number> {
     return reportError(error);
   } finally {
     await close();
+  }
+}
+
+async function runServe(path: string, level: string): Promise<number> {
+  const logger = await createLogger({ level, ecs: true });
+  const controller = new AbortController();
+  const stop = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT.canceled);
+    logger.info({}, "stopping: running jobs are suspended and resume on restart");
+    controller.abort();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    const config = loadServiceConfig(path);
+    const es = await connectElasticsearch(config.elasticsearch, controller.signal);
+    logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
+    const protocol = await chooseProtocol(es.client, config.protocol, logger);
+    const service = new ConnectorService({ config, protocol, client: es.client, logger });
+    await service.run(controller.signal);
+    await es.client.close();
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
   }
 }
 

@@ -34,6 +34,16 @@ export interface SyncRequest {
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
+  /**
+   * Incremental cursor to start from (service mode: the connector's `sync_cursor`); standalone
+   * syncs keep it in the state index.
+   */
+  cursor?: SyncCursor | null | undefined;
+}
+
+export interface SyncCursor {
+  snapshot_started_at: string;
+  job_type: string;
 }
 
 export interface StreamProgress {
@@ -91,6 +101,8 @@ export interface SyncResult {
   indexCount?: number;
   error?: PgSearchError;
   warnings: string[];
+  /** Where the next incremental sync starts (set when the sync completed). */
+  cursor?: SyncCursor;
 }
 
 export interface SyncDependencies {
@@ -140,7 +152,7 @@ export class SyncEngine {
     // Incremental: rows committed since the previous completed sync's snapshot started.
     let changedSince: string | undefined;
     if (request.jobType === "incremental") {
-      const cursor = previous?.cursor?.snapshot_started_at;
+      const cursor = (request.cursor ?? previous?.cursor)?.snapshot_started_at;
       if (!plan.server.commitTimestamps) {
         warnings.push(
           "track_commit_timestamp is off: the incremental sync reads every row (as a full sync would)",
@@ -350,6 +362,7 @@ export class SyncEngine {
       ...(deleteSkippedReason === undefined ? {} : { deleteSkippedReason }),
       ...(indexCount === undefined ? {} : { indexCount }),
       ...(error === undefined ? {} : { error }),
+      ...(error === undefined && state.cursor !== undefined ? { cursor: state.cursor } : {}),
     };
     log.info(
       {

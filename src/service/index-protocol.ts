@@ -1,0 +1,229 @@
+import type { Client } from "@elastic/elasticsearch";
+import { describeEsError } from "../sink/es-client.js";
+import type { ConnectorDocument, ConnectorProtocol, JobDocument, JobType, Versioned } from "./protocol.js";
+
+export const CONNECTORS_INDEX = ".elastic-connectors";
+export const JOBS_INDEX = ".elastic-connectors-sync-jobs";
+
+/**
+ * The protocol through direct reads and writes of the system indices (what Elastic's service did
+ * before the Connector APIs, and still does for most writes). Used where the cluster has no
+ * `_connector` APIs. The indices are created when missing; on a real cluster Elasticsearch's own
+ * templates create them first.
+ */
+export class IndexProtocol implements ConnectorProtocol {
+  readonly name = "index" as const;
+  constructor(private readonly client: Client) {}
+
+  async prepare(signal?: AbortSignal): Promise<void> {
+    for (const [alias, properties] of [
+      [
+        CONNECTORS_INDEX,
+        {
+          status: { type: "keyword" },
+          service_type: { type: "keyword" },
+          index_name: { type: "keyword" },
+          deleted: { type: "boolean" },
+        },
+      ],
+      [
+        JOBS_INDEX,
+        {
+          status: { type: "keyword" },
+          job_type: { type: "keyword" },
+          created_at: { type: "date" },
+          last_seen: { type: "date" },
+          connector: { properties: { id: { type: "keyword" } } },
+        },
+      ],
+    ] as const) {
+      const exists = await this.client.indices.exists({ index: alias }, { signal });
+      if (exists) continue;
+      await this.client.indices
+        .create(
+          {
+            index: `${alias}-v1`,
+            aliases: { [alias]: { is_write_index: true } },
+            settings: { "index.hidden": true, number_of_shards: 1, auto_expand_replicas: "0-1" },
+            mappings: { dynamic: false, properties },
+          },
+          { signal },
+        )
+        .catch((error: unknown) => {
+          if (
+            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
+            "resource_already_exists_exception"
+          )
+            throw error;
+        });
+      await this.client.cluster.health(
+        { index: alias, wait_for_status: "yellow", timeout: "30s" },
+        { signal },
+      );
+    }
+  }
+
+  async getConnector(id: string, signal?: AbortSignal): Promise<Versioned<ConnectorDocument> | undefined> {
+    return this.get<ConnectorDocument>(CONNECTORS_INDEX, id, signal);
+  }
+
+  async connectorExists(id: string): Promise<boolean> {
+    const found = await this.getConnector(id);
+    return found !== undefined && found.doc.deleted !== true;
+  }
+
+  async updateConnector(
+    id: string,
+    partial: Partial<ConnectorDocument>,
+    version?: { seqNo: number; primaryTerm: number },
+  ): Promise<boolean> {
+    return this.update(CONNECTORS_INDEX, id, partial, version);
+  }
+
+  async createJob(
+    connector: Versioned<ConnectorDocument>,
+    jobType: JobType,
+    trigger: JobDocument["trigger_method"],
+  ): Promise<string> {
+    const c = connector.doc;
+    const active = c.filtering?.[0]?.active;
+    const now = new Date().toISOString();
+    // The job carries a snapshot of the connector, as Elasticsearch's sync job API builds it.
+    const job: JobDocument = {
+      connector: {
+        id: connector.id,
+        configuration: c.configuration ?? {},
+        filtering:
+          active === undefined ? null : { rules: active.rules, advanced_snippet: active.advanced_snippet },
+        index_name: c.index_name ?? "",
+        language: (c.language as string | undefined) ?? null,
+        pipeline: c.pipeline ?? null,
+        service_type: c.service_type ?? null,
+        sync_cursor: c.sync_cursor ?? null,
+      },
+      job_type: jobType,
+      trigger_method: trigger,
+      status: "pending",
+      error: null,
+      created_at: now,
+      last_seen: null,
+      indexed_document_count: 0,
+      indexed_document_volume: 0,
+      deleted_document_count: 0,
+      total_document_count: null,
+      metadata: {},
+    };
+    try {
+      const result = await this.client.index({ index: JOBS_INDEX, document: job, refresh: true });
+      return result._id;
+    } catch (error) {
+      throw describeEsError(error, "cannot create a sync job");
+    }
+  }
+
+  async getJob(id: string, signal?: AbortSignal): Promise<Versioned<JobDocument> | undefined> {
+    return this.get<JobDocument>(JOBS_INDEX, id, signal);
+  }
+
+  async pendingJobs(connectorIds: string[], signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
+    return this.search(
+      {
+        bool: {
+          filter: [
+            { terms: { status: ["pending", "suspended"] } },
+            { terms: { "connector.id": connectorIds } },
+          ],
+        },
+      },
+      signal,
+    );
+  }
+
+  async claimJob(job: Versioned<JobDocument>, worker: string): Promise<boolean> {
+    const now = new Date().toISOString();
+    return this.update(
+      JOBS_INDEX,
+      job.id,
+      { status: "in_progress", started_at: now, last_seen: now, worker_hostname: worker },
+      { seqNo: job.seqNo, primaryTerm: job.primaryTerm },
+    );
+  }
+
+  async updateJob(id: string, partial: Partial<JobDocument>): Promise<void> {
+    await this.update(JOBS_INDEX, id, partial);
+  }
+
+  async staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
+    return this.search(
+      {
+        bool: {
+          filter: [{ terms: { status: ["in_progress", "canceling"] } }],
+          should: [
+            { range: { last_seen: { lte: before } } },
+            { bool: { must_not: { exists: { field: "last_seen" } } } },
+          ],
+          minimum_should_match: 1,
+        },
+      },
+      signal,
+    );
+  }
+
+  private async get<T>(index: string, id: string, signal?: AbortSignal): Promise<Versioned<T> | undefined> {
+    try {
+      const result = await this.client.get<T>({ index, id }, { signal, ignore: [404] });
+      if (!result.found || result._source === undefined) return undefined;
+      return { id, doc: result._source, seqNo: result._seq_no ?? 0, primaryTerm: result._primary_term ?? 1 };
+    } catch (error) {
+      throw describeEsError(error, `cannot read ${index}/${id}`);
+    }
+  }
+
+  private async update(
+    index: string,
+    id: string,
+    partial: object,
+    version?: { seqNo: number; primaryTerm: number },
+  ): Promise<boolean> {
+    try {
+      await this.client.update({
+        index,
+        id,
+        doc: partial,
+        refresh: true,
+        ...(version === undefined ? {} : { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm }),
+      });
+      return true;
+    } catch (error) {
+      if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 409) return false;
+      throw describeEsError(error, `cannot update ${index}/${id}`);
+    }
+  }
+
+  private async search(
+    query: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<Versioned<JobDocument>[]> {
+    try {
+      const result = await this.client.search<JobDocument>(
+        {
+          index: JOBS_INDEX,
+          query,
+          size: 100,
+          sort: [{ created_at: "asc" }],
+          seq_no_primary_term: true,
+          expand_wildcards: "all",
+        },
+        { signal },
+      );
+      return result.hits.hits.map((hit) => ({
+        id: hit._id ?? "",
+        doc: hit._source as JobDocument,
+        seqNo: hit._seq_no ?? 0,
+        primaryTerm: hit._primary_term ?? 1,
+      }));
+    } catch (error) {
+      throw describeEsError(error, "cannot search sync jobs");
+    }
+  }
+}

@@ -1,0 +1,372 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
+import { silentLogger } from "../../src/observability/logger.js";
+import { ConnectorService } from "../../src/service/connector-service.js";
+import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
+import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import type { ServiceConfig } from "../../src/service/service-config.js";
+import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
+import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
+
+// The test Elasticsearch has no _connector APIs, so these flows run through the direct-index
+// protocol on the real cluster: the same documents Kibana reads.
+let admin: pg.Client;
+let es: EsClient;
+let protocol: IndexProtocol;
+const schema = uniqueName("service");
+const BIG_ROWS = 150_000;
+
+function serviceConfig(connectorIds: string[]): ServiceConfig {
+  return {
+    elasticsearch: { host: stack.esUrl(), requestTimeoutMs: 60_000 },
+    connectors: connectorIds.map((connectorId) => ({ connectorId, serviceType: "postgresql" })),
+    service: {
+      idling: 0.2,
+      heartbeat: 300,
+      maxConcurrentContentSyncs: 2,
+      jobCleanupInterval: 3600,
+      idleJobTimeout: 300,
+      statsInterval: 0.5,
+      cancelCheckInterval: 0.3,
+    },
+    protocol: "index",
+    sync: { ...DEFAULT_SYNC_OPTIONS, batchRows: 1000, bulkMaxDocs: 1000, bulkConcurrency: 1 },
+  };
+}
+
+function service(connectorIds: string[], worker = "test-worker"): ConnectorService {
+  return new ConnectorService({
+    config: serviceConfig(connectorIds),
+    protocol,
+    client: es,
+    logger: silentLogger,
+    workerName: worker,
+  });
+}
+
+/** What Kibana / PUT _connector/<id> writes for a new connector. */
+async function createConnector(indexName: string, extra: Partial<ConnectorDocument> = {}): Promise<string> {
+  const id = uniqueName("conn");
+  await es.index({
+    index: CONNECTORS_INDEX,
+    id,
+    document: {
+      name: id,
+      index_name: indexName,
+      service_type: "postgresql",
+      status: "created",
+      is_native: false,
+      configuration: {},
+      ...extra,
+    },
+    refresh: true,
+  });
+  return id;
+}
+
+/** What Kibana writes when the user saves the configuration form. */
+async function configure(id: string, values: Record<string, unknown>): Promise<void> {
+  const connector = await protocol.getConnector(id);
+  const configuration = { ...(connector?.doc.configuration ?? {}) } as Record<string, { value: unknown }>;
+  for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
+  await protocol.updateConnector(id, { configuration, status: "configured" });
+}
+
+const pgValues = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  host: stack.pgHost(),
+  port: stack.pgPort(),
+  username: stack.pgUser(),
+  password: stack.pgPassword(),
+  database: stack.pgDatabase(),
+  schema,
+  ...overrides,
+});
+
+async function connector(id: string): Promise<ConnectorDocument> {
+  const found = await protocol.getConnector(id);
+  if (found === undefined) throw new Error(`no connector ${id}`);
+  return found.doc;
+}
+
+async function versioned(id: string) {
+  const found = await protocol.getConnector(id);
+  if (found === undefined) throw new Error(`no connector ${id}`);
+  return found;
+}
+
+async function job(id: string): Promise<JobDocument> {
+  const found = await protocol.getJob(id);
+  if (found === undefined) throw new Error(`no job ${id}`);
+  return found.doc;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+beforeAll(async () => {
+  admin = await adminClient();
+  es = await esClient();
+  protocol = new IndexProtocol(es);
+  await protocol.prepare();
+  await createReferenceTables(admin, schema);
+  await admin.query(`
+    CREATE TABLE "${schema}".big (id int PRIMARY KEY, v text);
+    INSERT INTO "${schema}".big SELECT g, md5(g::text) FROM generate_series(1, ${BIG_ROWS}) g;
+  `);
+}, 120_000);
+
+afterAll(async () => {
+  await dropSchema(admin, schema);
+  await es.indices.delete({ index: `${schema.replaceAll("_", "-")}*` }).catch(() => undefined);
+  await admin.end();
+  await es.close();
+});
+
+const indexName = (suffix: string): string => `${schema.replaceAll("_", "-")}-${suffix}`;
+
+describe("connector service (direct-index protocol on the real cluster)", () => {
+  it("new connector → needs_configuration with the reference's fields → configured → connected", async () => {
+    const id = await createConnector(indexName("lifecycle"));
+    const svc = service([id]);
+    await svc.tick();
+    let doc = await connector(id);
+    expect(doc.status).toBe("needs_configuration");
+    const fields = Object.entries(doc.configuration ?? {}) as [string, { order: number }][];
+    // Kibana orders the form by each field's "order".
+    expect(
+      fields
+        .sort((a, b) => a[1].order - b[1].order)
+        .map(([key]) => key)
+        .slice(0, 11),
+    ).toEqual([
+      "host",
+      "port",
+      "username",
+      "password",
+      "database",
+      "schema",
+      "tables",
+      "fetch_size",
+      "retry_count",
+      "ssl_enabled",
+      "ssl_ca",
+    ]);
+    expect(doc.features).toMatchObject({
+      sync_rules: { advanced: { enabled: true }, basic: { enabled: true } },
+    });
+    await configure(id, pgValues());
+    await svc.tick();
+    doc = await connector(id);
+    expect(doc).toMatchObject({ status: "connected", error: null });
+    expect(typeof doc.last_seen).toBe("string");
+  });
+
+  it("a wrong password → error with a readable message (no password) → fixed → connected", async () => {
+    const id = await createConnector(indexName("password"));
+    const svc = service([id]);
+    await svc.tick();
+    await configure(id, pgValues({ password: "Not-The-Password-77" }));
+    await svc.tick();
+    let doc = await connector(id);
+    expect(doc.status).toBe("error");
+    expect(doc.error).toMatch(/check username and password/);
+    expect(doc.error).not.toContain("Not-The-Password-77");
+    await configure(id, pgValues());
+    await svc.tick();
+    doc = await connector(id);
+    expect(doc).toMatchObject({ status: "connected", error: null });
+  });
+
+  it("an on-demand job runs end to end and reports counts", async () => {
+    const index = indexName("ondemand");
+    const id = await createConnector(index);
+    const svc = service([id]);
+    await svc.tick();
+    await configure(id, pgValues({ tables: "employee, customer" }));
+    await svc.tick();
+    const connectorDoc = await protocol.getConnector(id);
+    if (connectorDoc === undefined) throw new Error("missing");
+    const jobId = await protocol.createJob(connectorDoc, "full", "on_demand");
+    await svc.tick();
+    await svc.idle();
+    expect(await job(jobId)).toMatchObject({
+      status: "completed",
+      indexed_document_count: 6,
+      deleted_document_count: 0,
+      total_document_count: 6,
+      worker_hostname: "test-worker",
+      error: null,
+    });
+    expect(await connector(id)).toMatchObject({
+      last_sync_status: "completed",
+      last_indexed_document_count: 6,
+    });
+    const hits = await es.search({ index, query: { match: { [`${schema}_employee_name`]: "alex" } } });
+    expect(hits.hits.hits).toHaveLength(1);
+  });
+
+  it("a scheduled job fires once for a due time, even with two service processes", async () => {
+    const id = await createConnector(indexName("scheduled"));
+    const first = service([id], "worker-a");
+    const second = service([id], "worker-b");
+    await first.tick();
+    await configure(id, pgValues({ tables: "employee" }));
+    await protocol.updateConnector(id, { scheduling: { full: { enabled: true, interval: "* * * * * ?" } } });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Both see the same due time at once; only one may create the job.
+    await Promise.all([first.tick(), second.tick()]);
+    await Promise.all([first.idle(), second.idle()]);
+    await es.indices.refresh({ index: JOBS_INDEX });
+    const jobs = await es.search<JobDocument>({
+      index: JOBS_INDEX,
+      query: { term: { "connector.id": id } },
+      size: 10,
+    });
+    expect(jobs.hits.hits).toHaveLength(1);
+    expect(jobs.hits.hits[0]?._source).toMatchObject({ trigger_method: "scheduled", job_type: "full" });
+    expect(typeof (await connector(id)).last_sync_scheduled_at).toBe("string");
+  });
+
+  it("cancel mid-sync: the job ends canceled within seconds and nothing is deleted", async () => {
+    const index = indexName("cancel");
+    const id = await createConnector(index);
+    const svc = service([id]);
+    await svc.tick();
+    await configure(id, pgValues({ tables: "big" }));
+    await svc.tick();
+    const jobId = await protocol.createJob(await versioned(id), "full", "on_demand");
+    await svc.tick();
+    await until("documents indexed", async () =>
+      (await es.count({ index }).catch(() => ({ count: 0 }))).count > 5000 ? true : undefined,
+    );
+    const requested = Date.now();
+    await protocol.updateJob(jobId, {
+      status: "canceling",
+      cancelation_requested_at: new Date().toISOString(),
+    });
+    await svc.idle();
+    const canceledAfter = Date.now() - requested;
+    console.log(`job canceled ${canceledAfter} ms after the request`);
+    expect(canceledAfter).toBeLessThan(10_000);
+    expect(await job(jobId)).toMatchObject({ status: "canceled", deleted_document_count: 0 });
+    expect(await connector(id)).toMatchObject({ last_sync_status: "canceled" });
+  });
+
+  it("service stop (SIGTERM) → suspended → restart → completed from the checkpoint, nothing lost", async () => {
+    const index = indexName("suspend");
+    const id = await createConnector(index);
+    const first = service([id], "worker-a");
+    await first.tick();
+    await configure(id, pgValues({ tables: "big" }));
+    const controller = new AbortController();
+    const running = first.run(controller.signal);
+    const jobId = await protocol.createJob(await versioned(id), "full", "on_demand");
+    // Stop as soon as a checkpoint part-way through the table is saved.
+    await until(
+      "a checkpoint",
+      async () => {
+        const state = await es.get<{ streams?: Record<string, { after: string | null; done: boolean }> }>(
+          { index: "pgsearch-state", id: index },
+          { ignore: [404] },
+        );
+        const stream = state._source?.streams?.[`${schema}.big`];
+        return stream !== undefined && stream.after !== null && !stream.done ? true : undefined;
+      },
+      60_000,
+    );
+    controller.abort();
+    await running;
+    const suspended = await job(jobId);
+    expect({ status: suspended.status, error: suspended.error }).toEqual({
+      status: "suspended",
+      error: null,
+    });
+
+    const second = service([id], "worker-b");
+    await second.tick();
+    await second.idle();
+    const resumed = await job(jobId);
+    expect(resumed).toMatchObject({
+      status: "completed",
+      worker_hostname: "worker-b",
+      total_document_count: BIG_ROWS,
+    });
+    const tables = (resumed.metadata as { pgsearch: { tables: { rowsRead: number }[] } }).pgsearch.tables;
+    // Resumed from the checkpoint, not from zero.
+    expect(tables[0]?.rowsRead).toBeLessThan(BIG_ROWS - BIG_ROWS / 4);
+    await es.indices.refresh({ index });
+    expect((await es.count({ index })).count).toBe(BIG_ROWS);
+  }, 120_000);
+
+  it("an idle job (no update for too long) is marked failed by the clean-up", async () => {
+    const id = await createConnector(indexName("idle"));
+    const old = new Date(Date.now() - 3600_000).toISOString();
+    const created = await es.index({
+      index: JOBS_INDEX,
+      document: {
+        connector: { id },
+        job_type: "full",
+        trigger_method: "on_demand",
+        status: "in_progress",
+        created_at: old,
+        last_seen: old,
+      },
+      refresh: true,
+    });
+    await service([id]).cleanup();
+    expect(await job(created._id)).toMatchObject({
+      status: "error",
+      error: "The job has not seen any update for some time.",
+    });
+  });
+
+  it("invalid draft sync rules get validation errors; valid ones are activated", async () => {
+    const id = await createConnector(indexName("rules"));
+    const svc = service([id]);
+    await svc.tick();
+    await configure(id, pgValues());
+    await svc.tick();
+    const filtering = (await connector(id)).filtering?.[0];
+    if (filtering === undefined) throw new Error("no filtering");
+    const edited = (advanced: unknown) => [
+      {
+        ...filtering,
+        draft: {
+          ...filtering.draft,
+          advanced_snippet: { value: advanced },
+          validation: { state: "edited", errors: [] },
+        },
+      },
+    ];
+    await protocol.updateConnector(id, {
+      filtering: edited([{ tables: ["employee"], query: "DELETE FROM employee" }]) as never,
+    });
+    await svc.tick();
+    let doc = await connector(id);
+    expect(doc.filtering?.[0]?.draft.validation).toMatchObject({
+      state: "invalid",
+      errors: [
+        {
+          ids: ["advanced_snippet"],
+          messages: [expect.stringMatching(/advanced\[0\].*SELECT, found DELETE/) as unknown],
+        },
+      ],
+    });
+    expect(doc.filtering?.[0]?.active.advanced_snippet.value).toEqual({});
+    const valid = [{ tables: ["employee"], query: "SELECT * FROM employee WHERE emp_id > 5" }];
+    await protocol.updateConnector(id, { filtering: edited(valid) as never });
+    await svc.tick();
+    doc = await connector(id);
+    expect(doc.filtering?.[0]?.draft.validation.state).toBe("valid");
+    expect(doc.filtering?.[0]?.active.advanced_snippet.value).toEqual(valid);
+  });
+});
