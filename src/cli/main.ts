@@ -10,6 +10,11 @@ import { ConnectorService } from "../service/connector-service.js";
 import { chooseProtocol } from "../service/choose-protocol.js";
 import { loadServiceConfig } from "../service/service-config.js";
 import { connectElasticsearch } from "../sink/es-client.js";
+import type { Client } from "@elastic/elasticsearch";
+import type { AdvancedRule } from "../rules/advanced.js";
+import { connectionFactory } from "../source/connection.js";
+import type { PostgresSource } from "../source/postgres-source.js";
+import { ChangeFollower, dropSlot } from "../sync/follow.js";
 import { ProgressDisplay } from "./progress.js";
 import { wireStandalone } from "./wiring.js";
 
@@ -44,6 +49,11 @@ program
   .option("--incremental", "send only rows committed since the last sync (needs track_commit_timestamp)")
   .option("--no-resume", "start from scratch even if an interrupted sync left a checkpoint")
   .option("--allow-mass-delete", "let the delete pass remove more than sync.max_delete_percent of the index")
+  .option(
+    "--follow",
+    "after the sync, stream changes continuously through logical replication (Ctrl-C stops)",
+  )
+  .option("--slot <name>", "replication slot (and publication) name for --follow", "pgsearch")
   .option("--json", "print the result as JSON on stdout")
   .option("--log-level <level>", "debug, info, warn, error", "warn")
   .action(async (opts) => {
@@ -68,6 +78,28 @@ program
   });
 
 program
+  .command("slot")
+  .description("replication slot of --follow")
+  .command("drop")
+  .description("drop the replication slot and its publication (PostgreSQL then stops retaining WAL for it)")
+  .addOption(configOption)
+  .option("--slot <name>", "slot name", "pgsearch")
+  .action(async (opts) => {
+    try {
+      const config = loadAppConfig(opts.config);
+      const admin = await connectionFactory(config.source).connect();
+      try {
+        const dropped = await dropSlot(admin, opts.slot, opts.slot);
+        process.stdout.write(dropped ? `dropped slot ${opts.slot}\n` : `no slot named ${opts.slot}\n`);
+      } finally {
+        await admin.end();
+      }
+    } catch (error) {
+      process.exitCode = reportError(error);
+    }
+  });
+
+program
   .command("serve")
   .description("run the connector service managed from Kibana (Elastic's config.yml)")
   .addOption(new Option("-c, --config <file>", "connector service config.yml").default("config.yml"))
@@ -86,7 +118,15 @@ program
   });
 
 async function runSync(
-  opts: { config: string; incremental?: true; resume: boolean; allowMassDelete?: true; json?: true },
+  opts: {
+    config: string;
+    incremental?: true;
+    resume: boolean;
+    allowMassDelete?: true;
+    json?: true;
+    follow?: true;
+    slot: string;
+  },
   logger: Logger,
 ): Promise<number> {
   const controller = new AbortController();
@@ -106,6 +146,11 @@ async function runSync(
     const wired = await wireStandalone(config, logger, controller.signal);
     close = wired.close;
     const display = new ProgressDisplay();
+    // Follow mode: the slot exists before the snapshot, so no change between them is missed.
+    const follower =
+      opts.follow === true
+        ? await prepareFollow(wired.source, wired.es.client, rules.advanced, opts.slot, controller.signal)
+        : undefined;
     const result = await wired.engine.run({
       indexName: config.indexName,
       jobType: opts.incremental === true ? "incremental" : "full",
@@ -120,6 +165,27 @@ async function runSync(
       },
     });
     printResult(result, opts.json === true);
+    if (follower !== undefined && result.status === "completed") {
+      logger.info({ slot: opts.slot }, "following changes");
+      process.stderr.write(
+        `following changes through slot ${opts.slot} (Ctrl-C stops; the slot keeps the position)\n`,
+      );
+      await follower.run({
+        indexName: config.indexName,
+        slotName: opts.slot,
+        publication: opts.slot,
+        basicRules: rules.basic,
+        sync: config.sync,
+        signal: controller.signal,
+        onApplied: (batch) => {
+          logger.info(
+            { keys: batch.keys, indexed: batch.indexed, deleted: batch.deleted, lsn: batch.lsn },
+            "changes applied",
+          );
+        },
+      });
+      return EXIT.ok;
+    }
     if (result.status === "canceled") return EXIT.canceled;
     if (result.status === "failed") return EXIT.syncFailed;
     return result.bulk.failed > 0 || result.oversize.length > 0 ? EXIT.completedWithErrors : EXIT.ok;
@@ -130,6 +196,24 @@ async function runSync(
     process.off("SIGTERM", stop);
     await close();
   }
+}
+
+async function prepareFollow(
+  source: PostgresSource,
+  client: Client,
+  advanced: AdvancedRule[],
+  slot: string,
+  signal: AbortSignal,
+): Promise<ChangeFollower> {
+  const plan = await source.plan(advanced, signal);
+  const follower = new ChangeFollower(source, client, plan, await createLogger({ level: "warn" }));
+  const admin = await connectionFactory(source.config).connect(signal);
+  try {
+    await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
+  } finally {
+    await admin.end();
+  }
+  return follower;
 }
 
 function printResult(result: SyncResult, json: boolean): void {

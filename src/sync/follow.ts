@@ -1,0 +1,340 @@
+import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
+import type { Pgoutput } from "pg-logical-replication";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CanceledError, SourceError } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { BasicRuleEngine } from "../rules/basic.js";
+import { BulkWriter } from "../sink/bulk-writer.js";
+import { clientConfig, type PgClient } from "../source/connection.js";
+import type { SourcePlan, SourceStream } from "../source/plan.js";
+import type { PostgresSource } from "../source/postgres-source.js";
+import { quoteIdent, quoteLiteral } from "../source/sql.js";
+import type { SyncOptions } from "../config/app-config.js";
+import type { Client } from "@elastic/elasticsearch";
+import { SearchIndex } from "../sink/search-index.js";
+import { DocumentBuilder, META_FIELD } from "./document.js";
+
+export interface FollowOptions {
+  indexName: string;
+  /** Replication slot and publication name (letters, digits, underscores). */
+  slotName: string;
+  /** Publication to use; created for the plan's tables when absent and `createPublication`. */
+  publication: string;
+  basicRules: BasicRuleEngine;
+  sync: SyncOptions;
+  signal: AbortSignal;
+  /** Changes are applied when this many keys are pending, or after `maxDelayMs`. */
+  maxBatchKeys?: number;
+  maxDelayMs?: number;
+  /** Called after each applied batch: lag and counts, for logs, metrics and tests. */
+  onApplied?: (info: AppliedBatch) => void;
+}
+
+export interface AppliedBatch {
+  keys: number;
+  indexed: number;
+  deleted: number;
+  truncated: string[];
+  /** Latest commit time in the batch (ms since epoch), to measure commit → searchable lag. */
+  lastCommitTime: number | undefined;
+  appliedAt: number;
+  lsn: string;
+}
+
+interface PendingChange {
+  stream: SourceStream;
+  key: (string | null)[];
+}
+
+/**
+ * Continuous change capture: a persistent logical replication slot (pgoutput) streams every
+ * committed change of the plan's tables. For each batch the changed keys are re-read from
+ * PostgreSQL with the same rendering as a full sync (so types match, TOAST-unchanged columns are
+ * never blanked, rules apply) and indexed, or deleted when the row is gone or no longer matches.
+ * The slot position is acknowledged only after Elasticsearch confirmed the writes: a crash
+ * replays changes, it never loses them.
+ */
+export class ChangeFollower {
+  private readonly byRelation = new Map<string, SourceStream>();
+  private pending = new Map<string, PendingChange>();
+  private pendingTruncates = new Set<string>();
+  private lastCommitLsn: string | undefined;
+  private lastCommitTime: number | undefined;
+  private firstPendingAt: number | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly source: PostgresSource,
+    private readonly client: Client,
+    private readonly plan: SourcePlan,
+    private readonly logger: Logger,
+  ) {
+    for (const stream of plan.streams) {
+      if (stream.kind === "table") byRelationKey(this.byRelation, stream);
+    }
+  }
+
+  /** Creates the publication and the slot when missing. Call before the initial full sync. */
+  async ensureSlot(
+    options: Pick<FollowOptions, "slotName" | "publication">,
+    admin: PgClient,
+  ): Promise<"created" | "exists"> {
+    const tables = this.plan.streams.filter((s) => s.kind === "table").map((s) => s.fromSql);
+    if (tables.length === 0)
+      throw new SourceError("follow mode needs at least one table (advanced-rule queries are not followed)");
+    const publication = await admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
+      options.publication,
+    ]);
+    if (publication.rowCount === 0) {
+      // publish_via_partition_root: changes of partitions arrive as their parent (PostgreSQL 13+).
+      const viaRoot =
+        this.plan.server.versionNum >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
+      await admin.query(
+        `CREATE PUBLICATION ${quoteIdent(options.publication)} FOR TABLE ${tables.join(", ")}${viaRoot}`,
+      );
+    }
+    const slot = await admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [
+      options.slotName,
+    ]);
+    if (slot.rowCount === 0) {
+      await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [options.slotName]);
+      return "created";
+    }
+    return "exists";
+  }
+
+  /** Streams changes until the signal aborts. */
+  async run(options: FollowOptions): Promise<void> {
+    const { signal } = options;
+    const service = new LogicalReplicationService(
+      { ...clientConfig(this.source.config), types: undefined },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    );
+    let failure: unknown;
+    service.on("error", (error: Error) => {
+      failure ??= error;
+    });
+    service.on("data", async (lsn: string, message: Pgoutput.Message) => {
+      this.collect(lsn, message);
+      if (this.shouldApply(options)) await this.enqueueApply(service, options);
+    });
+    service.on("heartbeat", async (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+      // Idle stream: nothing pending means everything up to here is applied.
+      if (shouldRespond && this.pending.size === 0 && this.pendingTruncates.size === 0)
+        await service.acknowledge(lsn);
+    });
+    const timer = setInterval(() => {
+      if (
+        this.firstPendingAt !== undefined &&
+        Date.now() - this.firstPendingAt >= (options.maxDelayMs ?? 200)
+      ) {
+        void this.enqueueApply(service, options).catch((error: unknown) => {
+          failure ??= error;
+        });
+      }
+    }, 50);
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication] });
+    const subscription = service.subscribe(plugin, options.slotName).catch((error: unknown) => {
+      failure ??= error;
+    });
+    try {
+      while (!signal.aborted && failure === undefined)
+        await sleep(100, undefined, { signal }).catch(() => undefined);
+      await this.chain;
+    } finally {
+      clearInterval(timer);
+      await service.stop().catch(() => undefined);
+      await subscription;
+    }
+    if (failure !== undefined && !signal.aborted) {
+      throw failure instanceof SourceError
+        ? failure
+        : new SourceError(`replication stream failed: ${(failure as Error).message}`, { cause: failure });
+    }
+  }
+
+  private collect(lsn: string, message: Pgoutput.Message): void {
+    switch (message.tag) {
+      case "insert":
+      case "update":
+      case "delete": {
+        const stream = this.byRelation.get(`${message.relation.schema}.${message.relation.name}`);
+        if (stream === undefined) return;
+        const tuple = message.tag === "delete" ? (message.key ?? message.old) : message.new;
+        if (tuple === null) return;
+        const key = stream.keyIndexes.map((i) => keyText(tuple[stream.columns[i]?.name ?? ""]));
+        this.pending.set(`${stream.id}\u0000${JSON.stringify(key)}`, { stream, key });
+        this.firstPendingAt ??= Date.now();
+        return;
+      }
+      case "truncate":
+        for (const relation of message.relations) {
+          const stream = this.byRelation.get(`${relation.schema}.${relation.name}`);
+          if (stream !== undefined) this.pendingTruncates.add(stream.id);
+        }
+        this.firstPendingAt ??= Date.now();
+        return;
+      case "commit":
+        this.lastCommitLsn = message.commitEndLsn ?? lsn;
+        this.lastCommitTime = Number(message.commitTime) / 1000;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private shouldApply(options: FollowOptions): boolean {
+    return this.pending.size >= (options.maxBatchKeys ?? 2000) && this.lastCommitLsn !== undefined;
+  }
+
+  /** Batches are applied one after another, so a key's changes reach the index in commit order. */
+  private enqueueApply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
+    this.chain = this.chain.then(() => this.apply(service, options));
+    return this.chain;
+  }
+
+  private async apply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
+    const lsn = this.lastCommitLsn;
+    if (lsn === undefined || (this.pending.size === 0 && this.pendingTruncates.size === 0)) return;
+    // Only whole transactions are applied: changes after the last commit stay pending.
+    const changes = [...this.pending.values()];
+    const truncates = [...this.pendingTruncates];
+    const commitTime = this.lastCommitTime;
+    this.pending = new Map();
+    this.pendingTruncates = new Set();
+    this.firstPendingAt = undefined;
+    const writer = new BulkWriter({
+      client: this.client,
+      index: options.indexName,
+      pipeline: options.sync.pipeline ?? undefined,
+      maxBytes: options.sync.bulkMaxBytes,
+      maxDocs: options.sync.bulkMaxDocs,
+      concurrency: options.sync.bulkConcurrency,
+      signal: options.signal,
+    });
+    let indexed = 0;
+    let deleted = 0;
+    const reader = await this.source.openSnapshot(options.signal);
+    const client = await reader.reader(options.signal);
+    try {
+      for (const streamId of truncates)
+        deleted += await this.deleteAll(streamId, options.indexName, writer, options.signal);
+      const byStream = new Map<SourceStream, (string | null)[][]>();
+      for (const change of changes) {
+        if (truncates.includes(change.stream.id)) continue;
+        const keys = byStream.get(change.stream) ?? [];
+        keys.push(change.key);
+        byStream.set(change.stream, keys);
+      }
+      for (const [stream, keys] of byStream) {
+        const builder = new DocumentBuilder(
+          stream,
+          this.source.config,
+          JSON.stringify(new Date().toISOString()),
+        );
+        for (let i = 0; i < keys.length; i += 1000) {
+          const slice = keys.slice(i, i + 1000);
+          const rows = await this.source.existing(client, stream, this.plan.server, slice, options.signal);
+          for (const key of slice) {
+            const row = rows.get(JSON.stringify(key));
+            const doc = row === undefined ? undefined : builder.build(row);
+            const keep =
+              doc !== undefined &&
+              doc.bytes <= this.source.config.maxDocumentBytes &&
+              (options.basicRules.isMatchAll ||
+                options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>));
+            if (keep) {
+              await writer.add({ action: "index", id: doc.id, source: doc.source });
+              indexed++;
+            } else {
+              await writer.add({ action: "delete", id: builder.id(key) });
+              deleted++;
+            }
+          }
+        }
+      }
+      await writer.flush();
+    } finally {
+      await reader.release(client);
+      await reader.close();
+    }
+    if (writer.stats.failed > 0) {
+      this.logger.error(
+        { failures: writer.failures.slice(0, 5) },
+        `${writer.stats.failed} change(s) failed to apply`,
+      );
+    }
+    // Elasticsearch has the changes: now PostgreSQL may forget them.
+    await service.acknowledge(lsn);
+    options.onApplied?.({
+      keys: changes.length,
+      indexed,
+      deleted,
+      truncated: truncates,
+      lastCommitTime: commitTime,
+      appliedAt: Date.now(),
+      lsn,
+    });
+  }
+
+  /** After a TRUNCATE: every document of the stream goes. */
+  private async deleteAll(
+    streamId: string,
+    indexName: string,
+    writer: BulkWriter,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const index = new SearchIndex(this.client, indexName);
+    let count = 0;
+    for await (const page of index.scan({
+      query: { term: { [`${META_FIELD}.source`]: streamId } },
+      sourceIncludes: [],
+      pageSize: 5000,
+      signal,
+    })) {
+      for (const hit of page) {
+        await writer.add({ action: "delete", id: hit.id });
+        count++;
+      }
+    }
+    return count;
+  }
+}
+
+function byRelationKey(map: Map<string, SourceStream>, stream: SourceStream): void {
+  map.set(`${stream.schema}.${stream.tables[0] ?? ""}`, stream);
+}
+
+/** Key values as PostgreSQL text, from the values pgoutput's parser produced. */
+function keyText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return `\\x${value.toString("hex")}`;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Drops the slot (and the publication, when it is ours): `pgsearch slot drop`. */
+export async function dropSlot(admin: PgClient, slotName: string, publication?: string): Promise<boolean> {
+  const result = await admin.query(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+    [slotName],
+  );
+  if (publication !== undefined) await admin.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** Retained WAL and lag of a slot, for warnings and metrics. */
+export async function slotLag(
+  admin: PgClient,
+  slotName: string,
+): Promise<{ retainedBytes: number; active: boolean } | undefined> {
+  const result = await admin.query<{ retained: string; active: boolean }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS retained, active
+     FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(slotName)}`,
+  );
+  const row = result.rows[0];
+  return row === undefined ? undefined : { retainedBytes: Number(row.retained), active: row.active };
+}
+
+export { CanceledError };

@@ -1,0 +1,204 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/observability/logger.js";
+import { BasicRuleEngine } from "../../src/rules/basic.js";
+import { connectionFactory } from "../../src/source/connection.js";
+import { PostgresSource } from "../../src/source/postgres-source.js";
+import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
+import { ChangeFollower, dropSlot, type AppliedBatch } from "../../src/sync/follow.js";
+import { dropSchema } from "../helpers/fixtures.js";
+import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
+import { runTestSync } from "../helpers/sync.js";
+
+let admin: pg.Client;
+let es: EsClient;
+const schema = uniqueName("follow");
+const slot = uniqueName("pgsearch_follow");
+const cliSlot = uniqueName("pgsearch_cli");
+const index = uniqueName("search-follow");
+const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
+
+beforeAll(async () => {
+  admin = await adminClient();
+  es = await esClient();
+  await admin.query(`
+    CREATE SCHEMA "${schema}";
+    CREATE TABLE "${schema}".live (id int PRIMARY KEY, name text, body text);
+    INSERT INTO "${schema}".live SELECT g, 'row ' || g, NULL FROM generate_series(1, 100) g;
+    CREATE TABLE "${schema}".other (id int PRIMARY KEY, v text);
+    INSERT INTO "${schema}".other SELECT g, 'v' || g FROM generate_series(1, 50) g;
+  `);
+});
+
+afterAll(async () => {
+  // Never leave a slot behind: it would retain WAL forever.
+  await dropSlot(admin, slot, slot).catch(() => undefined);
+  await dropSlot(admin, cliSlot, cliSlot).catch(() => undefined);
+  await dropSchema(admin, schema);
+  await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
+  await admin.end();
+  await es.close();
+});
+
+async function searchable(
+  id: string,
+  predicate: (doc: Record<string, unknown> | undefined) => boolean,
+  timeoutMs = 20_000,
+): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const result = await es.search<Record<string, unknown>>({ index, query: { ids: { values: [id] } } });
+    if (predicate(result.hits.hits[0]?._source)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`document ${id} did not reach the expected state`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const docId = (table: string, id: number): string => `${stack.pgDatabase()}_${schema}_${table}_${id}`;
+
+describe("continuous change capture (logical replication, pgoutput)", () => {
+  it("inserts, updates, deletes and truncates reach the index in seconds; TOAST-unchanged columns survive", async () => {
+    const config = sourceConfig({ schema });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan([]);
+    const follower = new ChangeFollower(source, es, plan, silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    expect(await follower.ensureSlot({ slotName: slot, publication: slot }, pgAdmin)).toBe("created");
+    await pgAdmin.end();
+    // Changes between the slot and the snapshot are replayed, not lost.
+    await admin.query(`INSERT INTO "${schema}".live VALUES (1000, 'between slot and snapshot', NULL)`);
+    const initial = await runTestSync({ index, source: config, es });
+    expect(initial.status).toBe("completed");
+
+    const controller = new AbortController();
+    const applied: AppliedBatch[] = [];
+    const running = follower.run({
+      indexName: index,
+      slotName: slot,
+      publication: slot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+      onApplied: (batch) => applied.push(batch),
+    });
+    try {
+      await admin.query(`INSERT INTO "${schema}".live VALUES (101, 'inserted', ${BIG_TEXT})`);
+      const insertMs = await searchable(
+        docId("live", 101),
+        (doc) => doc?.[`${schema}_live_name`] === "inserted",
+      );
+      await admin.query(`UPDATE "${schema}".live SET name = 'renamed' WHERE id = 101`);
+      const updateMs = await searchable(
+        docId("live", 101),
+        (doc) => doc?.[`${schema}_live_name`] === "renamed",
+      );
+      // The update did not touch the TOASTed body: it must still be there, whole.
+      const doc = (await es.get<Record<string, unknown>>({ index, id: docId("live", 101) }))._source ?? {};
+      expect(String(doc[`${schema}_live_body`])).toHaveLength(400 * 32);
+      await admin.query(`DELETE FROM "${schema}".live WHERE id = 5`);
+      const deleteMs = await searchable(docId("live", 5), (d) => d === undefined);
+      console.log(`commit → searchable: insert ${insertMs} ms, update ${updateMs} ms, delete ${deleteMs} ms`);
+
+      await admin.query(`TRUNCATE "${schema}".other`);
+      await searchable(docId("other", 1), (d) => d === undefined);
+      await es.indices.refresh({ index });
+      expect((await es.count({ index, query: { term: { table: "other" } } })).count).toBe(0);
+      expect((await es.count({ index, query: { term: { table: "live" } } })).count).toBe(101);
+    } finally {
+      controller.abort();
+      await running;
+    }
+    expect(applied.length).toBeGreaterThan(0);
+    // The slot position moved past what was applied (acknowledged after Elasticsearch confirmed).
+    const slotRow = await admin.query<{ lag: string }>(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1",
+      [slot],
+    );
+    expect(Number(slotRow.rows[0]?.lag)).toBeLessThan(10 * 1024 * 1024);
+    expect(Object.keys(await allDocuments(es, index))).toBeDefined();
+  }, 120_000);
+
+  it("kill -9 while following, changes while it is down, restart: the index equals the database", async () => {
+    const cliIndex = `${index}-cli`;
+    const dir = mkdtempSync(join(tmpdir(), "pgsearch-follow-"));
+    const configPath = join(dir, "connector.yml");
+    writeFileSync(
+      configPath,
+      [
+        `elasticsearch: {host: "${stack.esUrl()}"}`,
+        `index_name: ${cliIndex}`,
+        "configuration:",
+        `  host: ${stack.pgHost()}`,
+        `  port: ${stack.pgPort()}`,
+        `  username: ${stack.pgUser()}`,
+        "  password: ${PGPASSWORD}",
+        `  database: ${stack.pgDatabase()}`,
+        `  schema: ${schema}`,
+        "  tables: live",
+      ].join("\n"),
+    );
+    const start = (): ChildProcess =>
+      spawn(
+        process.execPath,
+        ["--import", "tsx", "src/cli/main.ts", "sync", "--config", configPath, "--follow", "--slot", cliSlot],
+        {
+          env: process.env,
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+    const waitFor = async (probe: () => boolean | Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 60_000;
+      while (!(await probe())) {
+        if (Date.now() > deadline) throw new Error("timed out");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const doc = async (id: number): Promise<Record<string, unknown> | undefined> =>
+      (
+        await es.get<Record<string, unknown>>(
+          { index: cliIndex, id: `${stack.pgDatabase()}_${schema}_live_${id}` },
+          { ignore: [404] },
+        )
+      )._source;
+
+    let child = start();
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await waitFor(() => stderr.includes("following changes"));
+    await admin.query(`INSERT INTO "${schema}".live VALUES (200, 'while following', NULL)`);
+    await waitFor(async () => (await doc(200)) !== undefined);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    // Changes while nobody follows: the slot keeps them.
+    await admin.query(`INSERT INTO "${schema}".live VALUES (201, 'while down', NULL)`);
+    await admin.query(`UPDATE "${schema}".live SET name = 'updated while down' WHERE id = 10`);
+    await admin.query(`DELETE FROM "${schema}".live WHERE id = 11`);
+
+    child = start();
+    stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await waitFor(() => stderr.includes("following changes"));
+      await admin.query(`INSERT INTO "${schema}".live VALUES (202, 'after restart', NULL)`);
+      await waitFor(async () => (await doc(202)) !== undefined);
+      const docs = await allDocuments(es, cliIndex);
+      const rows = await admin.query<{ id: number; name: string }>(`SELECT id, name FROM "${schema}".live`);
+      expect(docs.size).toBe(rows.rowCount);
+      for (const row of rows.rows) {
+        expect(
+          docs.get(`${stack.pgDatabase()}_${schema}_live_${row.id}`)?.[`${schema}_live_name`],
+          String(row.id),
+        ).toBe(row.name);
+      }
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+  }, 180_000);
+});
