@@ -29,8 +29,11 @@ const { values } = parseArgs({
   options: {
     size: { type: "string", multiple: true, default: ["narrow"] },
     "skip-load": { type: "boolean", default: false },
+    /** Only the full sync (for xl, where every phase takes minutes: shows memory flatness). */
+    "sync-only": { type: "boolean", default: false },
   },
 });
+const syncOnly = values["sync-only"];
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -81,7 +84,7 @@ for (const size of values.size) {
   const dir = await mkdtemp(join(tmpdir(), "pgsearch-bench-"));
   const ndjson = join(dir, "docs.ndjson");
   const plan = await source.plan([]);
-  {
+  if (!syncOnly) {
     const out = createWriteStream(ndjson);
     const snapshot = await source.openSnapshot();
     for (const stream of plan.streams) {
@@ -99,23 +102,31 @@ for (const size of values.size) {
     await new Promise<void>((resolve) => out.end(resolve));
   }
 
-  await es.client.indices.create({ index: ceilingIndex });
-  const ceiling = await measure("ceiling: raw _bulk", () => rawBulk(ndjson, ceilingIndex));
+  const skipped = (phase: string): Promise<PhaseResult> =>
+    measure(`${phase} (skipped)`, () => Promise.resolve({ docs: 0, bytes: 0 }));
+  if (!syncOnly) await es.client.indices.create({ index: ceilingIndex });
+  const ceiling = syncOnly
+    ? await skipped("ceiling")
+    : await measure("ceiling: raw _bulk", () => rawBulk(ndjson, ceilingIndex));
 
-  const read = await measure("PostgreSQL read", async () => {
-    const snapshot = await source.openSnapshot();
-    let docs = 0;
-    let bytes = 0;
-    for (const stream of plan.streams) {
-      const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
-      for await (const rows of source.read(snapshot, stream, plan.server, { batchRows: options.batchRows })) {
-        for (const row of rows) bytes += builder.build(row).bytes;
-        docs += rows.length;
-      }
-    }
-    await snapshot.close();
-    return { docs, bytes };
-  });
+  const read = syncOnly
+    ? await skipped("PostgreSQL read")
+    : await measure("PostgreSQL read", async () => {
+        const snapshot = await source.openSnapshot();
+        let docs = 0;
+        let bytes = 0;
+        for (const stream of plan.streams) {
+          const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
+          for await (const rows of source.read(snapshot, stream, plan.server, {
+            batchRows: options.batchRows,
+          })) {
+            for (const row of rows) bytes += builder.build(row).bytes;
+            docs += rows.length;
+          }
+        }
+        await snapshot.close();
+        return { docs, bytes };
+      });
 
   const engine = new SyncEngine({
     source,
@@ -137,9 +148,11 @@ for (const size of values.size) {
       return { docs: result.streams.reduce((n, s) => n + s.rowsRead, 0), bytes: result.bulk.bytesSent };
     });
   const sync = await runSync("pgsearch full sync");
-  const resyncUnchanged = await runSync("re-sync, unchanged");
+  const resyncUnchanged = syncOnly
+    ? await skipped("re-sync, unchanged")
+    : await runSync("re-sync, unchanged");
   // Change the content of 1% of the rows of every table.
-  for (const table of data.tables) {
+  for (const table of syncOnly ? [] : data.tables) {
     const textColumn = (
       await admin.query<{ column_name: string }>(
         `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND data_type = 'text' LIMIT 1`,
@@ -152,13 +165,16 @@ for (const size of values.size) {
       );
     }
   }
-  const resyncChanged = await runSync("re-sync, 1% changed");
+  const resyncChanged = syncOnly
+    ? await skipped("re-sync, 1% changed")
+    : await runSync("re-sync, 1% changed");
   await rm(dir, { recursive: true, force: true });
 
   const phases = [ceiling, read, sync, resyncUnchanged, resyncChanged];
+  const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
   const ratios = {
-    syncToCeiling: Math.round((sync.docsPerSecond / ceiling.docsPerSecond) * 100) / 100,
-    syncToRead: Math.round((sync.docsPerSecond / read.docsPerSecond) * 100) / 100,
+    syncToCeiling: ratio(sync.docsPerSecond, ceiling.docsPerSecond),
+    syncToRead: ratio(sync.docsPerSecond, read.docsPerSecond),
   };
   printTable(size, phases, ratios);
   allResults.push({
@@ -234,16 +250,16 @@ async function rawBulk(file: string, target: string): Promise<{ docs: number; by
   return { docs, bytes };
 }
 
-function printTable(size: string, phases: PhaseResult[], ratios: Record<string, number>): void {
+function printTable(size: string, phases: PhaseResult[], ratios: Record<string, number | null>): void {
   const rows = phases.map(
     (p) =>
-      `| ${p.phase.padEnd(22)} | ${String(p.docs).padStart(9)} | ${String(p.docsPerSecond).padStart(8)} | ${String(p.mbPerSecond).padStart(6)} | ${String(p.peakRssMb).padStart(6)} | ${String(p.eventLoopLagP99Ms).padStart(6)} | ${String(p.seconds).padStart(7)} |`,
+      `| ${p.phase.padEnd(22)} | ${String(p.docs).padStart(9)} | ${String(p.docsPerSecond).padStart(8)} | ${String(p.mbPerSecond).padStart(6)} | ${String(p.peakRssMb).padStart(6)} | ${String(p.eventLoopLagP99Ms).padStart(6)} | ${String(p.seconds).padStart(7)} | ${p.cpuSeconds.elasticsearch} / ${p.cpuSeconds.postgres} / ${p.cpuSeconds.pgsearch} |`,
   );
   process.stdout.write(
     [
       `\n### ${size}`,
-      "| phase                  |      docs |   docs/s |   MB/s | RSS MB | lag99 |       s |",
-      "|---|---:|---:|---:|---:|---:|---:|",
+      "| phase                  |      docs |   docs/s |   MB/s | RSS MB | lag99 |       s | CPU s: ES / PG / pgsearch |",
+      "|---|---:|---:|---:|---:|---:|---:|---|",
       ...rows,
       `\nsync/ceiling ${ratios.syncToCeiling}, sync/read ${ratios.syncToRead}\n`,
     ].join("\n"),

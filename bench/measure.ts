@@ -1,4 +1,42 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+
+/** CPU seconds used so far by processes whose command line matches, from /proc (Linux). */
+function cpuSecondsOf(match: (cmdline: string) => boolean): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (!match(cmdline)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime + stime, plus cutime + cstime: a parent (the postmaster) accounts for its exited children
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+/** Where the machine's CPU went during a phase: the answer to "what holds the sync back". */
+export interface CpuSeconds {
+  elasticsearch: number;
+  postgres: number;
+  pgsearch: number;
+}
+
+function cpuNow(): CpuSeconds {
+  const self = process.cpuUsage();
+  return {
+    elasticsearch: cpuSecondsOf(
+      (c) => c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server"),
+    ),
+    postgres: cpuSecondsOf((c) => c.startsWith("postgres")),
+    pgsearch: (self.user + self.system) / 1e6,
+  };
+}
 
 export interface PhaseResult {
   phase: string;
@@ -9,6 +47,7 @@ export interface PhaseResult {
   mbPerSecond: number;
   peakRssMb: number;
   eventLoopLagP99Ms: number;
+  cpuSeconds: CpuSeconds;
 }
 
 /** Runs `work` and reports throughput, peak RSS (sampled every 50 ms) and event-loop lag p99. */
@@ -22,6 +61,7 @@ export async function measure(
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 50);
   lag.enable();
+  const cpuBefore = cpuNow();
   const started = process.hrtime.bigint();
   try {
     const { docs, bytes } = await work();
@@ -36,6 +76,11 @@ export async function measure(
       mbPerSecond: round(bytes / 2 ** 20 / seconds, 1),
       peakRssMb: Math.round(peakRss / 2 ** 20),
       eventLoopLagP99Ms: round(lag.percentile(99) / 1e6, 1),
+      cpuSeconds: ((after) => ({
+        elasticsearch: round(after.elasticsearch - cpuBefore.elasticsearch, 1),
+        postgres: round(after.postgres - cpuBefore.postgres, 1),
+        pgsearch: round(after.pgsearch - cpuBefore.pgsearch, 1),
+      }))(cpuNow()),
     };
   } finally {
     clearInterval(sampler);

@@ -7,8 +7,10 @@ export const META_MAPPING = {
   _pgsearch: {
     properties: {
       source: { type: "keyword" },
-      key: { type: "keyword", index: false, doc_values: false },
-      hash: { type: "keyword", index: false, doc_values: false },
+      // JSON text of the key, and the content hash: read from doc values (columnar, cheap),
+      // never from _source, by the delete pass and the unchanged-row check.
+      key: { type: "keyword", index: false },
+      hash: { type: "keyword", index: false },
     },
   },
 } as const;
@@ -80,20 +82,29 @@ export class SearchIndex {
     await this.client.indices.refresh({ index: this.name }, { signal });
   }
 
-  /** Stored content hashes of the given ids (missing ids are absent from the map). */
+  /**
+   * Stored content hashes of the given ids (missing ids are absent from the map). Read from doc
+   * values through a search, not from _source: a document written less than a refresh ago may be
+   * missed, and is then simply sent again.
+   */
   async hashes(ids: string[], signal?: AbortSignal): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (ids.length === 0) return found;
     try {
-      const result = await this.client.mget<{ _pgsearch?: { hash?: string } }>(
-        { index: this.name, ids, _source_includes: ["_pgsearch.hash"], realtime: true },
+      const result = await this.client.search(
+        {
+          index: this.name,
+          query: { ids: { values: ids } },
+          size: ids.length,
+          _source: false,
+          docvalue_fields: ["_pgsearch.hash"],
+          track_total_hits: false,
+        },
         { signal },
       );
-      for (const doc of result.docs) {
-        if ("found" in doc && doc.found) {
-          const hash = doc._source?._pgsearch?.hash;
-          if (hash !== undefined) found.set(doc._id, hash);
-        }
+      for (const hit of result.hits.hits) {
+        const hash = (hit.fields?.["_pgsearch.hash"] as string[] | undefined)?.[0];
+        if (hash !== undefined && hit._id !== undefined) found.set(hit._id, hash);
       }
       return found;
     } catch (error) {
@@ -108,10 +119,11 @@ export class SearchIndex {
    */
   async *scan(options: {
     query: Record<string, unknown>;
-    sourceIncludes: string[];
+    /** Keyword fields read from doc values (never _source). */
+    fields: string[];
     pageSize: number;
     signal?: AbortSignal | undefined;
-  }): AsyncGenerator<{ id: string; source: Record<string, unknown> | undefined }[]> {
+  }): AsyncGenerator<{ id: string; fields: Record<string, unknown[]> }[]> {
     const { signal } = options;
     let pitId: string;
     try {
@@ -123,12 +135,13 @@ export class SearchIndex {
       let searchAfter: (string | number)[] | undefined;
       for (;;) {
         throwIfAborted(signal);
-        const result = await this.client.search<Record<string, unknown>>(
+        const result = await this.client.search(
           {
             pit: { id: pitId, keep_alive: "5m" },
             size: options.pageSize,
             query: options.query,
-            _source: { includes: options.sourceIncludes },
+            _source: false,
+            docvalue_fields: options.fields,
             sort: [{ _shard_doc: "asc" }],
             track_total_hits: false,
             ...(searchAfter === undefined ? {} : { search_after: searchAfter }),
@@ -138,7 +151,10 @@ export class SearchIndex {
         if (result.pit_id !== undefined) pitId = result.pit_id;
         const hits = result.hits.hits;
         if (hits.length === 0) return;
-        yield hits.map((hit) => ({ id: hit._id ?? "", source: hit._source }));
+        yield hits.map((hit) => ({
+          id: hit._id ?? "",
+          fields: (hit.fields ?? {}) as Record<string, unknown[]>,
+        }));
         const last = hits[hits.length - 1];
         searchAfter = last?.sort as (string | number)[] | undefined;
         if (hits.length < options.pageSize || searchAfter === undefined) return;

@@ -288,7 +288,7 @@ export class ChangeFollower {
     let count = 0;
     for await (const page of index.scan({
       query: { term: { [`${META_FIELD}.source`]: streamId } },
-      sourceIncludes: [],
+      fields: [],
       pageSize: 5000,
       signal,
     })) {
@@ -311,7 +311,8 @@ function keyText(value: unknown): string | null {
   if (value instanceof Date) return value.toISOString();
   if (Buffer.isBuffer(value)) return `\\x${value.toString("hex")}`;
   if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return value.toString();
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
+    return value.toString();
   return JSON.stringify(value);
 }
 

@@ -307,9 +307,14 @@ export class SyncEngine {
         warnings.push(`${writer.stats.failed} document(s) failed to index; see failures`);
       }
       emit("deleting");
-      deleted = await this.deletePass(plan, snapshot, writer, index, request, (n) => {
-        emit("deleting", n);
-      });
+      if (indexWasEmpty && !resumed) {
+        // Everything in the index was written by this sync from this snapshot: nothing is stale.
+        deleteSkippedReason = "the index was empty when the sync started: nothing to delete";
+      } else {
+        deleted = await this.deletePass(plan, snapshot, writer, index, request, (n) => {
+          emit("deleting", n);
+        });
+      }
       await writer.flush();
       state.cursor = { snapshot_started_at: snapshotStartedAt, job_type: request.jobType };
       state.streams = {};
@@ -477,19 +482,22 @@ export class SyncEngine {
     try {
       for await (const page of index.scan({
         query: { match_all: {} },
-        sourceIncludes: [`${META_FIELD}.source`, `${META_FIELD}.key`],
+        fields: [`${META_FIELD}.source`, `${META_FIELD}.key`],
         pageSize: 5000,
         signal,
       })) {
         total += page.length;
         const groups = new Map<string, { id: string; key: (string | null)[] }[]>();
         for (const hit of page) {
-          const meta = hit.source?._pgsearch as { source?: string; key?: (string | null)[] } | undefined;
-          if (meta?.source !== undefined && skipped.has(meta.source)) continue;
-          const stream = meta?.source === undefined ? undefined : byId.get(meta.source);
+          const meta = {
+            source: hit.fields[`${META_FIELD}.source`]?.[0] as string | undefined,
+            key: parseKey(hit.fields[`${META_FIELD}.key`]?.[0]),
+          };
+          if (meta.source !== undefined && skipped.has(meta.source)) continue;
+          const stream = meta.source === undefined ? undefined : byId.get(meta.source);
           if (
             stream === undefined ||
-            !Array.isArray(meta?.key) ||
+            meta.key === undefined ||
             meta.key.length !== stream.keyIndexes.length
           ) {
             // Not written by a current stream (a table no longer configured, another tool): stale.
@@ -553,6 +561,17 @@ export class SyncEngine {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** The `_pgsearch.key` doc value: JSON text of the key parts. */
+function parseKey(value: unknown): (string | null)[] | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const key = JSON.parse(value) as unknown;
+    return Array.isArray(key) ? (key as (string | null)[]) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
