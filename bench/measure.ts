@@ -33,7 +33,7 @@ function cpuNow(): CpuSeconds {
     elasticsearch: cpuSecondsOf(
       (c) => c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server"),
     ),
-    postgres: cpuSecondsOf((c) => c.startsWith("postgres")),
+    postgres: cpuSecondsOf((c) => c.startsWith("postgres") || c.includes("/bin/postgres")),
     pgsearch: (self.user + self.system) / 1e6,
   };
 }

@@ -15,6 +15,7 @@ import type { AdvancedRule } from "../rules/advanced.js";
 import { connectionFactory } from "../source/connection.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { ChangeFollower, dropSlot } from "../sync/follow.js";
+import { addManagementCommands } from "./manage.js";
 import { ProgressDisplay } from "./progress.js";
 import { wireStandalone } from "./wiring.js";
 
@@ -98,6 +99,8 @@ program
       process.exitCode = reportError(error);
     }
   });
+
+addManagementCommands(program, (error) => reportError(error));
 
 program
   .command("serve")

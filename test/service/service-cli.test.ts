@@ -1,0 +1,126 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
+import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
+import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
+
+let admin: pg.Client;
+let es: EsClient;
+const schema = uniqueName("servecli");
+const connectorId = uniqueName("cli-connector").replaceAll("_", "-");
+const indexName = `search-${connectorId}`;
+const dir = mkdtempSync(join(tmpdir(), "pgsearch-serve-"));
+const configPath = join(dir, "config.yml");
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    env: process.env,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(async () => {
+  admin = await adminClient();
+  es = await esClient();
+  await createReferenceTables(admin, schema);
+  // Elastic's config.yml keys, with a dotted key as Elastic's loader accepts.
+  writeFileSync(
+    configPath,
+    [
+      "elasticsearch:",
+      "  host: ${ES_URL}",
+      "service.idling: 0.5",
+      "connectors:",
+      `  - connector_id: ${connectorId}`,
+      "    service_type: postgresql",
+    ].join("\n"),
+  );
+});
+
+afterAll(async () => {
+  await dropSchema(admin, schema);
+  await es.indices.delete({ index: indexName }).catch(() => undefined);
+  await admin.end();
+  await es.close();
+});
+
+it(
+  "serve + connector create + job start: an on-demand sync through the CLI, as an operator runs it",
+  { timeout: 120_000 },
+  async () => {
+    const created = cli(
+      "connector",
+      "create",
+      "-c",
+      configPath,
+      "--id",
+      connectorId,
+      "--index-name",
+      indexName,
+    );
+    expect(created.stderr).toBe("");
+    expect(created.status).toBe(0);
+    // What Kibana writes when the user saves the form.
+    const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))
+      ._source as ConnectorDocument;
+    const configuration = doc.configuration as Record<string, Record<string, unknown>>;
+    const values: Record<string, unknown> = {
+      host: stack.pgHost(),
+      port: stack.pgPort(),
+      username: stack.pgUser(),
+      password: stack.pgPassword(),
+      database: stack.pgDatabase(),
+      schema,
+    };
+    for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
+    await es.update({
+      index: CONNECTORS_INDEX,
+      id: connectorId,
+      doc: { configuration, status: "configured" },
+      refresh: true,
+    });
+
+    const service = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "serve", "-c", configPath],
+      { env: process.env, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let logs = "";
+    service.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    try {
+      const started = cli("job", "start", connectorId, "-c", configPath);
+      expect(started.status).toBe(0);
+      const jobId = started.stdout.trim();
+      const deadline = Date.now() + 60_000;
+      let job: JobDocument | undefined;
+      while (Date.now() < deadline) {
+        job = (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source;
+        if (job?.status === "completed" || job?.status === "error") break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(job).toMatchObject({ status: "completed", indexed_document_count: 6 });
+      const listed = cli("job", "list", connectorId, "-c", configPath);
+      expect(listed.stdout).toMatch(new RegExp(`${jobId}.*completed`));
+      const shown = cli("job", "show", jobId, "-c", configPath);
+      expect(shown.stdout).not.toContain(stack.pgPassword());
+      expect(
+        (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source,
+      ).toMatchObject({ status: "connected", last_sync_status: "completed" });
+      // ECS JSON logs, no secrets.
+      expect(logs).toMatch(/"ecs.version"/);
+      expect(logs).not.toContain(stack.pgPassword());
+    } finally {
+      service.kill("SIGTERM");
+      const code = await new Promise((resolve) => service.once("exit", resolve));
+      expect(code).toBe(0);
+    }
+  },
+);
