@@ -200,7 +200,9 @@ export function addManagementCommands(program: Command, report: (error: unknown)
           const found = await protocol.getJob(jobId);
           if (found === undefined)
             throw new PgSearchError(`job ${jobId} does not exist`, { code: "not_found" });
-          const { configuration: _hidden, ...connectorSnapshot } = found.doc.connector;
+          // The configuration snapshot holds the PostgreSQL password in clear: never print it.
+          const connectorSnapshot: Record<string, unknown> = { ...found.doc.connector };
+          delete connectorSnapshot.configuration;
           process.stdout.write(
             `${JSON.stringify({ ...found.doc, connector: connectorSnapshot }, null, 2)}\n`,
           );
