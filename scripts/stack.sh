@@ -53,7 +53,8 @@ pg_install() {
   command -v psql >/dev/null || die "psql not found after installing postgresql-15"
   if [ ! -d /usr/share/postgresql/15/extension ] || ! ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1; then
     # Optional: PostGIS for the geometry tests; never fail the stack for it.
-    (apt-get install -y -qq postgresql-15-postgis-3 >/dev/null 2>&1 || true)
+    log "installing PostGIS from Debian (optional)"
+    (timeout 180 apt-get update -qq >/dev/null 2>&1; timeout 180 apt-get install -y -qq postgresql-15-postgis-3 >/dev/null 2>&1) || log "PostGIS not installed: its test will be skipped"
   fi
 }
 
@@ -184,6 +185,7 @@ es_install() {
     tail -n 20 "$CACHE/mvn.log" >&2
     die "could not fetch Elasticsearch $ES_VERSION"
   fi
+  command -v unzip >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq unzip >/dev/null; }
   rm -rf "$ES_HOME.tmp" && mkdir -p "$ES_HOME.tmp"
   (cd "$ES_HOME.tmp" && unzip -q "$dl/elasticsearch-$ES_VERSION.zip")
   mv "$ES_HOME.tmp/elasticsearch-$ES_VERSION" "$ES_HOME"
