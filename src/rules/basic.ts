@@ -90,7 +90,7 @@ export function validateBasicRules(input: unknown): { rules: BasicRule[]; errors
 export class BasicRuleEngine {
   private readonly ordered: (BasicRule & { regex?: RegExp })[];
 
-  constructor(rules: BasicRule[]) {
+  constructor(readonly rules: BasicRule[]) {
     this.ordered = [...rules]
       .sort((a, b) => a.order - b.order)
       // Python's re.match anchors at the start only, not at the end.

@@ -1,2 +1,3 @@
 export * from "./advanced.js";
 export * from "./basic.js";
+export * from "./pushdown.js";

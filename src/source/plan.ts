@@ -2,7 +2,8 @@ import type { PostgresConfig } from "../config/postgres-config.js";
 import { SourceError, SyncRuleError } from "../errors.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { ColumnInfo, ServerInfo, TableInfo } from "./catalog.js";
-import { qualifiedName } from "./sql.js";
+import type { PushedFilter } from "../rules/pushdown.js";
+import { qualifiedName, quoteIdent } from "./sql.js";
 
 /**
  * One unit the reader streams: a table, or an advanced rule's query. Everything the reader and
@@ -28,6 +29,15 @@ export interface SourceStream {
   hasXmin: boolean;
   /** Planner estimate of the rows to read, for progress; -1 unknown. */
   estimatedRows: number;
+  /** Basic sync rules translated to SQL (then they are not applied in memory). */
+  filter?: PushedFilter | undefined;
+}
+
+/** Column references as the reader's SELECT spells them (tables by name, queries by position). */
+export function columnRef(stream: SourceStream, index: number): string {
+  const column = stream.columns[index];
+  if (column === undefined) throw new Error(`column ${index} out of range`);
+  return stream.kind === "query" ? `s.c${index}` : `s.${quoteIdent(column.name)}`;
 }
 
 export interface SkippedTable {

@@ -119,8 +119,8 @@ export class PostgresSource {
     keys: (string | null)[][],
     signal?: AbortSignal,
   ): Promise<Map<string, SourceRow>> {
-    const { sql, keyTypes } = buildSelect(stream, server, { keysIn: true });
-    const columns = keyTypes.map((_, i) => keys.map((k) => k[i] ?? null));
+    const { sql, keyTypes, filterParams } = buildSelect(stream, server, { keysIn: true });
+    const columns: unknown[] = [...keyTypes.map((_, i) => keys.map((k) => k[i] ?? null)), ...filterParams];
     const result = await queryWithSignal<Record<string, string | null>>(client, sql, columns, signal);
     const found = new Map<string, SourceRow>();
     for (const row of result.rows) {

@@ -1,7 +1,7 @@
 import type { ServerInfo } from "./catalog.js";
 import type { PgClient } from "./connection.js";
 import { queryWithSignal } from "./connection.js";
-import type { SourceStream } from "./plan.js";
+import { columnRef, type SourceStream } from "./plan.js";
 import { quoteIdent } from "./sql.js";
 
 /** Rows committed this long before the previous sync's snapshot are read again (cheap: hash-skipped). */
@@ -26,12 +26,8 @@ export function buildSelect(
   stream: SourceStream,
   server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis" | "postgisSchema">,
   options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean },
-): { sql: string; keyTypes: string[] } {
-  const ref = (i: number): string => {
-    const column = stream.columns[i];
-    if (column === undefined) throw new Error(`column ${i} out of range`);
-    return stream.kind === "query" ? `s.c${i}` : `s.${quoteIdent(column.name)}`;
-  };
+): { sql: string; keyTypes: string[]; filterParams: unknown[] } {
+  const ref = (i: number): string => columnRef(stream, i);
   const docColumns: string[] = [];
   stream.columns.forEach((column, i) => {
     const field = stream.fieldNames[i];
@@ -70,11 +66,20 @@ export function buildSelect(
       `COALESCE(pg_xact_commit_timestamp(s.xmin) >= $${param++}::timestamptz - interval '${INCREMENTAL_OVERLAP_SECONDS} seconds', true)`,
     );
   }
+  const filterParams: unknown[] = [];
+  if (stream.filter !== undefined) {
+    where.push(
+      stream.filter.render((value) => {
+        filterParams.push(value);
+        return `$${param++}`;
+      }),
+    );
+  }
   const sql =
     `SELECT ${selectList.join(", ")} FROM ${from}` +
     (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
     ` ORDER BY ${keyRefs.join(", ")}`;
-  return { sql, keyTypes };
+  return { sql, keyTypes, filterParams };
 }
 
 function convertExpression(
@@ -122,10 +127,11 @@ export async function* readStream(
 ): AsyncGenerator<SourceRow[]> {
   const resume = options.after !== undefined;
   const changedSince = options.changedSince !== undefined;
-  const { sql } = buildSelect(stream, server, { resume, changedSince });
+  const { sql, filterParams } = buildSelect(stream, server, { resume, changedSince });
   const params: unknown[] = [];
   if (resume) params.push(...(options.after ?? []));
   if (changedSince) params.push(options.changedSince);
+  params.push(...filterParams);
   const cursor = `pgsearch_${++cursorCounter}`;
   await queryWithSignal(client, `DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params, options.signal);
   const keyCount = stream.keyIndexes.length;

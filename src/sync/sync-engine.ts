@@ -10,10 +10,11 @@ import { CanceledError, DeleteGuardError, PgSearchError, SourceError } from "../
 import type { Logger } from "../observability/logger.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
+import { pushDownBasicRules, type PushedFilter } from "../rules/pushdown.js";
 import { BulkWriter, type BulkStats } from "../sink/bulk-writer.js";
 import { SearchIndex } from "../sink/search-index.js";
 import type { ServerInfo } from "../source/catalog.js";
-import type { SkippedTable, SourcePlan, SourceStream } from "../source/plan.js";
+import { columnRef, type SkippedTable, type SourcePlan, type SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import type { SyncSnapshot } from "../source/snapshot.js";
 import { type BatchTicket, CheckpointTracker } from "./checkpoints.js";
@@ -133,6 +134,8 @@ export class SyncEngine {
     const log = logger.child({ index: request.indexName, job_type: request.jobType });
 
     const plan = await source.plan(request.advancedRules, signal);
+    // Basic rules that translate exactly run in PostgreSQL: excluded rows are never read.
+    for (const stream of plan.streams) stream.filter = pushDownRules(stream, request.basicRules);
     for (const skipped of plan.skipped) {
       log.warn({ table: skipped.table }, `skipping table ${skipped.table}: ${skipped.reason}`);
     }
@@ -426,7 +429,11 @@ export class SyncEngine {
           );
           continue;
         }
-        if (!rules.isMatchAll && !rules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)) {
+        if (
+          stream.filter === undefined &&
+          !rules.isMatchAll &&
+          !rules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)
+        ) {
           p.filtered++;
           continue;
         }
@@ -562,6 +569,17 @@ export class SyncEngine {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+function pushDownRules(stream: SourceStream, rules: BasicRuleEngine): PushedFilter | undefined {
+  if (rules.isMatchAll) return undefined;
+  const columns = stream.columns.map((column, i) => ({
+    field: stream.fieldNames[i] ?? `\u0000unused${i}`,
+    ref: columnRef(stream, i),
+    typeName: column.typeName,
+    isArray: column.isArray,
+  }));
+  return pushDownBasicRules(rules.rules, columns);
 }
 
 /** The `_pgsearch.key` doc value: JSON text of the key parts. */
