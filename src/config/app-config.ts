@@ -22,6 +22,8 @@ export interface SyncOptions {
   skipUnchanged: boolean;
   /** Ingest pipeline for `_bulk`, or null. */
   pipeline: string | null;
+  /** New indices: "dynamic" mapping (as the reference) or "typed" from the column types. */
+  mappings: "dynamic" | "typed";
   maxConsecutiveErrors: number;
   maxTotalErrors: number;
   maxErrorRate: number;
@@ -36,6 +38,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   maxDeletePercent: 50,
   skipUnchanged: true,
   pipeline: null,
+  mappings: "dynamic",
   maxConsecutiveErrors: 10,
   maxTotalErrors: 1000,
   maxErrorRate: 0.15,
@@ -70,6 +73,7 @@ const SYNC_KEYS: Record<
   max_delete_percent: { key: "maxDeletePercent", kind: "number", min: 0, max: 100 },
   skip_unchanged: { key: "skipUnchanged", kind: "bool" },
   pipeline: { key: "pipeline", kind: "string?" },
+  mappings: { key: "mappings", kind: "string?" },
   max_consecutive_errors: { key: "maxConsecutiveErrors", kind: "int", min: 0 },
   max_total_errors: { key: "maxTotalErrors", kind: "int", min: 0 },
   max_error_rate: { key: "maxErrorRate", kind: "number", min: 0, max: 1 },
@@ -255,6 +259,10 @@ export function parseAppConfig(
     if (spec.kind === "bool") {
       if (typeof value !== "boolean") fail(["sync", key], "must be true or false");
       else (sync as unknown as Record<string, unknown>)[spec.key] = value;
+    } else if (key === "mappings") {
+      if (value !== "dynamic" && value !== "typed")
+        fail(["sync", key], `must be "dynamic" or "typed", got ${JSON.stringify(value)}`);
+      else sync.mappings = value;
     } else if (spec.kind === "string?") {
       if (value !== null && typeof value !== "string") fail(["sync", key], "must be a string or null");
       else (sync as unknown as Record<string, unknown>)[spec.key] = value === "" ? null : value;

@@ -13,6 +13,7 @@ import type { BasicRuleEngine } from "../rules/basic.js";
 import { pushDownBasicRules, type PushedFilter } from "../rules/pushdown.js";
 import { BulkWriter, type BulkStats } from "../sink/bulk-writer.js";
 import { SearchIndex } from "../sink/search-index.js";
+import { typedMappings } from "../sink/typed-mappings.js";
 import type { ServerInfo } from "../source/catalog.js";
 import { columnRef, type SkippedTable, type SourcePlan, type SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
@@ -139,7 +140,13 @@ export class SyncEngine {
     for (const skipped of plan.skipped) {
       log.warn({ table: skipped.table }, `skipping table ${skipped.table}: ${skipped.reason}`);
     }
-    await index.ensure({ ...(signal === undefined ? {} : { signal }) });
+    // Typed mappings apply when the index is created; an existing index keeps its mapping.
+    await index.ensure({
+      ...(request.options.mappings === "typed"
+        ? { properties: typedMappings(plan.streams, source.config.documentMode === "compat") }
+        : {}),
+      ...(signal === undefined ? {} : { signal }),
+    });
 
     const fingerprint = planFingerprint(plan.streams, request);
     const previous = await this.deps.state.load(request.indexName, signal);

@@ -141,6 +141,32 @@ describe("document limits and modes", () => {
     );
   });
 
+  it("typed mappings (sync.mappings: typed) come from the column types", async () => {
+    const index = `${indexPrefix}-typed`;
+    const result = await runTestSync({
+      index,
+      source: sourceConfig({ schema, tables: "item" }),
+      es,
+      sync: { mappings: "typed" },
+    });
+    expect(result.status).toBe("completed");
+    const mapping = await es.indices.getMapping({ index });
+    const properties = mapping[index]?.mappings.properties ?? {};
+    expect(properties[field("qty")]).toEqual({ type: "integer" });
+    expect(properties[field("price")]).toEqual({ type: "double" });
+    expect(properties[field("name")]).toMatchObject({
+      type: "text",
+      fields: { keyword: { type: "keyword" } },
+    });
+    expect(properties[field("id")]).toEqual({ type: "integer" });
+    expect(properties.table).toEqual({ type: "keyword" });
+    const cheap = await es.count({ index, query: { range: { [field("price")]: { lt: 1 } } } });
+    const rows = await admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${schema}".item WHERE price < 1`,
+    );
+    expect(cheap.count).toBe(rows.rows[0]?.n);
+  });
+
   it("clean mode: plain column names and an unambiguous id", async () => {
     const index = `${indexPrefix}-clean`;
     await runTestSync({
