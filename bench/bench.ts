@@ -23,6 +23,7 @@ import { prepareRules } from "../src/sync/prepare.js";
 import { ElasticsearchStateStore } from "../src/sync/state-store.js";
 import { SyncEngine } from "../src/sync/sync-engine.js";
 import { dataset } from "./datasets.js";
+import { env, pgConnection, sourceValues } from "./env.js";
 import { measure, type PhaseResult } from "./measure.js";
 
 const { values } = parseArgs({
@@ -35,22 +36,10 @@ const { values } = parseArgs({
 });
 const syncOnly = values["sync-only"];
 
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${name} is not set: eval "$(scripts/stack.sh env)" first`);
-  return value;
-};
-
 const esUrl = env("ES_URL");
 const options = { ...DEFAULT_SYNC_OPTIONS };
 const es = await connectElasticsearch({ host: esUrl, requestTimeoutMs: 120_000 });
-const admin = new pg.Client({
-  host: env("PGHOST"),
-  port: Number(env("PGPORT")),
-  user: env("PGUSER"),
-  password: env("PGPASSWORD"),
-  database: env("PGDATABASE"),
-});
+const admin = new pg.Client(pgConnection());
 await admin.connect();
 const pgVersion = ((await admin.query("SHOW server_version")).rows[0] as { server_version: string })
   .server_version;
@@ -64,15 +53,7 @@ for (const size of values.size) {
     await data.load(admin);
     process.stderr.write(`loaded in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
   }
-  const config = resolvePostgresConfig({
-    host: env("PGHOST"),
-    port: env("PGPORT"),
-    username: env("PGUSER"),
-    password: env("PGPASSWORD"),
-    database: env("PGDATABASE"),
-    schema: data.schema,
-    tables: "*",
-  });
+  const config = resolvePostgresConfig(sourceValues(data.schema));
   const source = new PostgresSource(config, connectionFactory(config));
   const rules = await prepareRules({ basic: [], advanced: [] });
   const index = `bench-${size}`;

@@ -15,6 +15,7 @@ import { PostgresSource } from "../src/source/postgres-source.js";
 import { ChangeFollower, dropSlot, type AppliedBatch } from "../src/sync/follow.js";
 import { ElasticsearchStateStore } from "../src/sync/state-store.js";
 import { SyncEngine } from "../src/sync/sync-engine.js";
+import { env, pgConnection } from "./env.js";
 import { round } from "./measure.js";
 
 const { values } = parseArgs({
@@ -22,18 +23,7 @@ const { values } = parseArgs({
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${name} is not set: eval "$(scripts/stack.sh env)" first`);
-  return value;
-};
-const connection = {
-  host: env("PGHOST"),
-  port: Number(env("PGPORT")),
-  user: env("PGUSER"),
-  password: env("PGPASSWORD"),
-  database: env("PGDATABASE"),
-};
+const connection = pgConnection();
 const admin = new pg.Client(connection);
 await admin.connect();
 const schema = "bench_follow";

@@ -4,32 +4,15 @@ import pg from "pg";
 import { resolvePostgresConfig } from "../src/config/index.js";
 import { connectElasticsearch } from "../src/sink/es-client.js";
 import { dataset } from "./datasets.js";
+import { env, pgConnection, sourceValues } from "./env.js";
 import { runFunctionalTest } from "./ftest-lib.js";
 
 const { values } = parseArgs({ options: { size: { type: "string", default: "small" } } });
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${name} is not set: eval "$(scripts/stack.sh env)" first`);
-  return value;
-};
 const data = dataset(values.size);
-const admin = new pg.Client({
-  host: env("PGHOST"),
-  port: Number(env("PGPORT")),
-  user: env("PGUSER"),
-  password: env("PGPASSWORD"),
-  database: env("PGDATABASE"),
-});
+const admin = new pg.Client(pgConnection());
 await admin.connect();
 const es = await connectElasticsearch({ host: env("ES_URL"), requestTimeoutMs: 120_000 });
-const config = resolvePostgresConfig({
-  host: env("PGHOST"),
-  port: env("PGPORT"),
-  username: env("PGUSER"),
-  password: env("PGPASSWORD"),
-  database: env("PGDATABASE"),
-  schema: data.schema,
-});
+const config = resolvePostgresConfig(sourceValues(data.schema));
 const started = Date.now();
 const report = await runFunctionalTest({ data, admin, es: es.client, config, index: `ftest-${data.name}` });
 for (const c of report.checks)

@@ -1,4 +1,5 @@
 import type { Client } from "@elastic/elasticsearch";
+import { HIDDEN_SMALL_INDEX, ensureIndex } from "../sink/ensure-index.js";
 import { describeEsError } from "../sink/es-client.js";
 import type { ConnectorDocument, ConnectorProtocol, JobDocument, JobType, Versioned } from "./protocol.js";
 
@@ -37,28 +38,16 @@ export class IndexProtocol implements ConnectorProtocol {
         },
       ],
     ] as const) {
-      const exists = await this.client.indices.exists({ index: alias }, { signal });
-      if (exists) continue;
-      await this.client.indices
-        .create(
-          {
-            index: `${alias}-v1`,
-            aliases: { [alias]: { is_write_index: true } },
-            settings: { "index.hidden": true, number_of_shards: 1, auto_expand_replicas: "0-1" },
-            mappings: { dynamic: false, properties },
-          },
-          { signal },
-        )
-        .catch((error: unknown) => {
-          if (
-            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
-            "resource_already_exists_exception"
-          )
-            throw error;
-        });
-      await this.client.cluster.health(
-        { index: alias, wait_for_status: "yellow", timeout: "30s" },
-        { signal },
+      await ensureIndex(
+        this.client,
+        alias,
+        {
+          index: `${alias}-v1`,
+          aliases: { [alias]: { is_write_index: true } },
+          settings: HIDDEN_SMALL_INDEX,
+          mappings: { dynamic: false, properties },
+        },
+        signal,
       );
     }
   }

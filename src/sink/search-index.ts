@@ -1,5 +1,6 @@
 import type { Client } from "@elastic/elasticsearch";
 import { SinkError, throwIfAborted } from "../errors.js";
+import { ensureIndex } from "./ensure-index.js";
 import { describeEsError } from "./es-client.js";
 
 /** Mapping of the bookkeeping object pgsearch adds to documents (see sync/document.ts). */
@@ -28,42 +29,16 @@ export class SearchIndex {
   ): Promise<"created" | "exists"> {
     const properties = { ...options.properties, ...META_MAPPING };
     try {
-      const exists = await this.client.indices.exists({ index: this.name }, { signal: options.signal });
-      if (!exists) {
-        try {
-          await this.client.indices.create(
-            { index: this.name, mappings: { properties } },
-            { signal: options.signal },
-          );
-          await this.waitReady(options.signal);
-          return "created";
-        } catch (error) {
-          // Another process created it in the meantime.
-          if (
-            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
-            "resource_already_exists_exception"
-          ) {
-            throw error;
-          }
-        }
-      }
+      const created = await ensureIndex(this.client, this.name, { mappings: { properties } }, options.signal);
+      if (created) return "created";
       await this.client.indices.putMapping(
         { index: this.name, properties: { ...META_MAPPING } },
         { signal: options.signal },
       );
-      await this.waitReady(options.signal);
       return "exists";
     } catch (error) {
       throw describeEsError(error, `cannot prepare index ${this.name}`);
     }
-  }
-
-  /** Waits until the index's primary shards are active (a new index answers 503 before). */
-  private async waitReady(signal?: AbortSignal): Promise<void> {
-    await this.client.cluster.health(
-      { index: this.name, wait_for_status: "yellow", timeout: "30s" },
-      { signal },
-    );
   }
 
   async count(query?: Record<string, unknown>, signal?: AbortSignal): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Client } from "@elastic/elasticsearch";
+import { HIDDEN_SMALL_INDEX, ensureIndex } from "../sink/ensure-index.js";
 import { describeEsError } from "../sink/es-client.js";
 
 /** Where standalone syncs keep checkpoints and cursors, one document per content index. */
@@ -38,33 +39,17 @@ export class ElasticsearchStateStore implements StateStore {
 
   private async ensure(signal?: AbortSignal): Promise<void> {
     if (this.ensured) return;
-    const exists = await this.client.indices.exists({ index: STATE_INDEX }, { signal });
-    if (!exists) {
-      await this.client.indices
-        .create(
-          {
-            index: STATE_INDEX,
-            settings: { "index.hidden": true, number_of_shards: 1, auto_expand_replicas: "0-1" },
-            mappings: {
-              dynamic: false,
-              properties: { index_name: { type: "keyword" }, status: { type: "keyword" } },
-            },
-          },
-          { signal },
-        )
-        .catch((error: unknown) => {
-          if (
-            (error as { body?: { error?: { type?: string } } }).body?.error?.type !==
-            "resource_already_exists_exception"
-          ) {
-            throw error;
-          }
-        });
-    }
-    // A just-created index (by us or a concurrent process) answers 503 until its shard is up.
-    await this.client.cluster.health(
-      { index: STATE_INDEX, wait_for_status: "yellow", timeout: "30s" },
-      { signal },
+    await ensureIndex(
+      this.client,
+      STATE_INDEX,
+      {
+        settings: HIDDEN_SMALL_INDEX,
+        mappings: {
+          dynamic: false,
+          properties: { index_name: { type: "keyword" }, status: { type: "keyword" } },
+        },
+      },
+      signal,
     );
     this.ensured = true;
   }

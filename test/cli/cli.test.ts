@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
+import { runCli } from "../helpers/cli.js";
 import { adminClient, stack, uniqueName } from "../helpers/stack.js";
 
 let admin: pg.Client;
@@ -31,14 +31,7 @@ const goodConfiguration = (): string =>
     "",
   ].join("\n");
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    env: process.env,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = runCli;
 
 beforeAll(async () => {
   admin = await adminClient();

@@ -1,5 +1,5 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
+import { runCli } from "../helpers/cli.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
 
 let admin: pg.Client;
@@ -18,14 +19,7 @@ const indexName = `search-${connectorId}`;
 const dir = mkdtempSync(join(tmpdir(), "pgsearch-serve-"));
 const configPath = join(dir, "config.yml");
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    env: process.env,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = runCli;
 
 beforeAll(async () => {
   admin = await adminClient();

@@ -291,6 +291,16 @@ describe("connector service (direct-index protocol on the real cluster)", () => 
       error: null,
     });
 
+    // The checkpoint saved when the job stopped: the last key Elasticsearch acknowledged.
+    const state = await es.get<{ streams: Record<string, { after: string | null }> }>({
+      index: "pgsearch-state",
+      id: index,
+    });
+    const after = Number(
+      (JSON.parse(state._source?.streams[`${schema}.big`]?.after ?? "[0]") as string[])[0],
+    );
+    expect(after).toBeGreaterThan(0);
+    expect(after).toBeLessThan(BIG_ROWS);
     const second = service([id], "worker-b");
     await second.tick();
     await second.idle();
@@ -301,8 +311,8 @@ describe("connector service (direct-index protocol on the real cluster)", () => 
       total_document_count: BIG_ROWS,
     });
     const tables = (resumed.metadata as { pgsearch: { tables: { rowsRead: number }[] } }).pgsearch.tables;
-    // Resumed from the checkpoint, not from zero.
-    expect(tables[0]?.rowsRead).toBeLessThan(BIG_ROWS - BIG_ROWS / 4);
+    // Resumed from the checkpoint, not from zero: exactly the rows after the acknowledged key.
+    expect(tables[0]?.rowsRead).toBe(BIG_ROWS - after);
     await es.indices.refresh({ index });
     expect((await es.count({ index })).count).toBe(BIG_ROWS);
   }, 120_000);
