@@ -5,7 +5,7 @@ import { CanceledError, SourceError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import { BulkWriter } from "../sink/bulk-writer.js";
-import { clientConfig, type PgClient } from "../source/connection.js";
+import { clientConfig, connectionFactory, type PgClient } from "../source/connection.js";
 import type { SourcePlan, SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { quoteIdent, quoteLiteral } from "../source/sql.js";
@@ -28,6 +28,18 @@ export interface FollowOptions {
   maxDelayMs?: number;
   /** Called after each applied batch: lag and counts, for logs, metrics and tests. */
   onApplied?: (info: AppliedBatch) => void;
+  /** Warn when the slot retains more WAL than this (bytes; default 1 GiB). */
+  maxRetainedBytes?: number;
+  /** How often the slot's lag and the tables' existence are checked (ms; default 30 s). */
+  healthCheckMs?: number;
+  /** Called after each health check with the slot's retained WAL and lag. */
+  onHealth?: (info: SlotHealth) => void;
+}
+
+export interface SlotHealth {
+  retainedBytes: number;
+  /** Seconds since the last applied commit (0 when nothing is pending). */
+  lagSeconds: number;
 }
 
 export interface AppliedBatch {
@@ -43,7 +55,7 @@ export interface AppliedBatch {
 
 interface PendingChange {
   stream: SourceStream;
-  key: (string | null)[];
+  readonly key: (string | null)[];
 }
 
 /**
@@ -62,6 +74,10 @@ export class ChangeFollower {
   private lastCommitTime: number | undefined;
   private firstPendingAt: number | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** Relations whose columns changed (ALTER TABLE): their streams are planned again before use. */
+  private readonly changedRelations = new Set<string>();
+  private readonly knownColumns = new Map<string, string>();
+  private lastAppliedCommitTime: number | undefined;
 
   constructor(
     private readonly source: PostgresSource,
@@ -133,6 +149,11 @@ export class ChangeFollower {
         });
       }
     }, 50);
+    const health = setInterval(() => {
+      this.checkHealth(options).catch((error: unknown) => {
+        failure ??= error;
+      });
+    }, options.healthCheckMs ?? 30_000);
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication] });
     const subscription = service.subscribe(plugin, options.slotName).catch((error: unknown) => {
       failure ??= error;
@@ -143,6 +164,7 @@ export class ChangeFollower {
       await this.chain;
     } finally {
       clearInterval(timer);
+      clearInterval(health);
       await service.stop().catch(() => undefined);
       await subscription;
     }
@@ -174,6 +196,15 @@ export class ChangeFollower {
         }
         this.firstPendingAt ??= Date.now();
         return;
+      case "relation": {
+        // Sent before the first change of a relation and after every ALTER TABLE.
+        const key = `${message.schema}.${message.name}`;
+        const columns = message.columns.map((c) => c.name).join("\u0000");
+        const known = this.knownColumns.get(key);
+        if (known !== undefined && known !== columns) this.changedRelations.add(key);
+        this.knownColumns.set(key, columns);
+        return;
+      }
       case "commit":
         this.lastCommitLsn = message.commitEndLsn ?? lsn;
         this.lastCommitTime = Number(message.commitTime) / 1000;
@@ -214,6 +245,7 @@ export class ChangeFollower {
     });
     let indexed = 0;
     let deleted = 0;
+    if (this.changedRelations.size > 0) await this.replan(changes);
     const reader = await this.source.openSnapshot(options.signal);
     const client = await reader.reader(options.signal);
     try {
@@ -266,6 +298,7 @@ export class ChangeFollower {
     }
     // Elasticsearch has the changes: now PostgreSQL may forget them.
     await service.acknowledge(lsn);
+    this.lastAppliedCommitTime = commitTime;
     options.onApplied?.({
       keys: changes.length,
       indexed,
@@ -275,6 +308,81 @@ export class ChangeFollower {
       appliedAt: Date.now(),
       lsn,
     });
+  }
+
+  /**
+   * A table's columns changed: plan it again so new columns reach the documents without a
+   * restart. A dropped table or a changed primary key cannot be followed: say so and stop.
+   */
+  private async replan(changes: PendingChange[]): Promise<void> {
+    const plan = await this.source.plan([]);
+    for (const relation of this.changedRelations) {
+      const old = this.byRelation.get(relation);
+      if (old === undefined) continue;
+      const fresh = plan.streams.find((s) => s.id === old.id);
+      if (fresh === undefined) {
+        throw new SourceError(
+          "the table was dropped, lost its primary key or is no longer readable; stopping",
+          {
+            table: old.id,
+            code: "follow_table_gone",
+          },
+        );
+      }
+      const keyOf = (s: SourceStream): string => s.keyIndexes.map((i) => s.columns[i]?.name).join(", ");
+      if (keyOf(fresh) !== keyOf(old)) {
+        throw new SourceError(
+          `the primary key changed from (${keyOf(old)}) to (${keyOf(fresh)}); run a full sync, then follow again`,
+          {
+            table: old.id,
+            code: "follow_key_changed",
+          },
+        );
+      }
+      fresh.filter = old.filter;
+      this.byRelation.set(relation, fresh);
+      for (const change of changes) if (change.stream.id === fresh.id) change.stream = fresh;
+      this.logger.info(
+        { table: fresh.id, columns: fresh.columns.map((c) => c.name) },
+        "table changed; following its new columns",
+      );
+    }
+    this.changedRelations.clear();
+  }
+
+  /** Slot lag (warned above the limit) and the followed tables' existence. */
+  private async checkHealth(options: FollowOptions): Promise<void> {
+    const admin = await connectionFactory(this.source.config).connect(options.signal);
+    try {
+      const lag = await slotLag(admin, options.slotName);
+      if (lag !== undefined) {
+        const lagSeconds =
+          this.pending.size === 0 || this.lastAppliedCommitTime === undefined
+            ? 0
+            : (Date.now() - this.lastAppliedCommitTime) / 1000;
+        options.onHealth?.({ retainedBytes: lag.retainedBytes, lagSeconds });
+        const limit = options.maxRetainedBytes ?? 1024 ** 3;
+        if (lag.retainedBytes > limit) {
+          this.logger.warn(
+            { slot: options.slotName, retained_bytes: lag.retainedBytes, limit },
+            `replication slot ${options.slotName} retains ${lag.retainedBytes} bytes of WAL (limit ${limit}); PostgreSQL keeps it until the slot catches up or is dropped (pgsearch slot drop)`,
+          );
+        }
+      }
+      for (const stream of this.byRelation.values()) {
+        const exists = await admin.query<{ oid: string | null }>("SELECT to_regclass($1)::text AS oid", [
+          stream.fromSql,
+        ]);
+        if (exists.rows[0]?.oid == null) {
+          throw new SourceError("the table was dropped; it can no longer be followed", {
+            table: stream.id,
+            code: "follow_table_gone",
+          });
+        }
+      }
+    } finally {
+      await admin.end();
+    }
   }
 
   /** After a TRUNCATE: every document of the stream goes. */

@@ -20,6 +20,7 @@ let es: EsClient;
 const schema = uniqueName("follow");
 const slot = uniqueName("pgsearch_follow");
 const cliSlot = uniqueName("pgsearch_cli");
+const schemaSlot = uniqueName("pgsearch_schema");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -39,6 +40,7 @@ afterAll(async () => {
   // Never leave a slot behind: it would retain WAL forever.
   await dropSlot(admin, slot, slot).catch(() => undefined);
   await dropSlot(admin, cliSlot, cliSlot).catch(() => undefined);
+  await dropSlot(admin, schemaSlot, schemaSlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -201,4 +203,61 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await new Promise((resolve) => child.once("exit", resolve));
     }
   }, 180_000);
+
+  it("schema changes: a new column is followed without a restart; slot lag is reported; a dropped table stops it clearly", async () => {
+    await admin.query(`
+      CREATE TABLE "${schema}".evolving (id int PRIMARY KEY, name text);
+      INSERT INTO "${schema}".evolving VALUES (1, 'one'), (2, 'two');
+      CREATE TABLE "${schema}".doomed (id int PRIMARY KEY);
+    `);
+    const config = sourceConfig({ schema, tables: "evolving, doomed" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_: object, msg?: string) => void warnings.push(msg ?? "") };
+    logger.child = () => logger;
+    const follower = new ChangeFollower(source, es, await source.plan([]), logger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: schemaSlot, publication: schemaSlot }, pgAdmin);
+    await pgAdmin.end();
+    const schemaIndex = `${index}-schema`;
+    await runTestSync({ index: schemaIndex, source: config, es });
+    const controller = new AbortController();
+    const health: number[] = [];
+    const running = follower.run({
+      indexName: schemaIndex,
+      slotName: schemaSlot,
+      publication: schemaSlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+      healthCheckMs: 300,
+      maxRetainedBytes: 1,
+      onHealth: (h) => health.push(h.retainedBytes),
+    });
+    const evolving = (id: number) => `${stack.pgDatabase()}_${schema}_evolving_${id}`;
+    const get = async (id: number) =>
+      (await es.get<Record<string, unknown>>({ index: schemaIndex, id: evolving(id) }, { ignore: [404] }))
+        ._source;
+    try {
+      await admin.query(`UPDATE "${schema}".evolving SET name = 'uno' WHERE id = 1`);
+      for (let i = 0; i < 100 && (await get(1))?.[`${schema}_evolving_name`] !== "uno"; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await admin.query(`ALTER TABLE "${schema}".evolving ADD COLUMN color text`);
+      await admin.query(`UPDATE "${schema}".evolving SET color = 'blue' WHERE id = 2`);
+      for (let i = 0; i < 100 && (await get(2))?.[`${schema}_evolving_color`] !== "blue"; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await get(2)).toMatchObject({
+        [`${schema}_evolving_color`]: "blue",
+        [`${schema}_evolving_name`]: "two",
+      });
+      expect(health.length).toBeGreaterThan(0);
+      expect(warnings.some((w) => w.includes(`replication slot ${schemaSlot} retains`))).toBe(true);
+
+      await admin.query(`DROP TABLE "${schema}".doomed`);
+      await expect(running).rejects.toThrow(new RegExp(`${schema}\\.doomed: the table was dropped`));
+    } finally {
+      controller.abort();
+      await running.catch(() => undefined);
+    }
+  }, 60_000);
 });
