@@ -12,6 +12,9 @@ export const META_MAPPING = {
       // never from _source, by the delete pass and the unchanged-row check.
       key: { type: "keyword", index: false },
       hash: { type: "keyword", index: false },
+      // "schema.table:[key]" of each table an advanced-rule row came from (follow mode finds
+      // the documents a change affects through it).
+      parts: { type: "keyword", doc_values: false },
     },
   },
 } as const;

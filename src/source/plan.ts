@@ -31,6 +31,20 @@ export interface SourceStream {
   estimatedRows: number;
   /** Basic sync rules translated to SQL (then they are not applied in memory). */
   filter?: PushedFilter | undefined;
+  /**
+   * Query streams: for each listed table whose primary key is in the result, where those key
+   * columns are. Documents record these parts, so a change to one table finds the rows it affects.
+   */
+  parts?: StreamPart[] | undefined;
+}
+
+export interface StreamPart {
+  /** "schema.table" as logical replication names it. */
+  relation: string;
+  /** Quoted, qualified table name for publications. */
+  tableSql: string;
+  /** Indexes into `columns` of the table's primary key, in key order. */
+  columnIndexes: number[];
 }
 
 /** Column references as the reader's SELECT spells them (tables by name, queries by position). */
@@ -195,11 +209,24 @@ export function queryStream(
       `id column(s) ${notInResult.join(", ")} not in the query's result (columns: ${resultColumns.map((c) => c.name).join(", ")})`,
     );
   }
+  const findColumn = (name: string): number => resultColumns.findIndex((c) => c.name === name);
+  const parts: StreamPart[] = [];
+  for (const table of tables) {
+    const columnIndexes = table.primaryKey.map(findColumn);
+    if (columnIndexes.length > 0 && columnIndexes.every((i) => i >= 0)) {
+      parts.push({
+        relation: `${table.schema}.${table.name}`,
+        tableSql: qualifiedName(table.schema, table.name),
+        columnIndexes,
+      });
+    }
+  }
   return {
     id: label,
     kind: "query",
     schema,
     tables: rule.tables,
+    parts,
     fromSql: `(${stripTrailingSemicolon(rule.query)})`,
     columns: resultColumns,
     fieldNames: fieldNamesFor(resultColumns, config.documentMode, schema, rule.tables),

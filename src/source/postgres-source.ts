@@ -9,7 +9,7 @@ import { isConnectionLost, queryWithSignal } from "./connection.js";
 import type { SourcePlan, SourceStream } from "./plan.js";
 import { planTables, queryStream, stripTrailingSemicolon } from "./plan.js";
 import type { ReadOptions, SourceRow } from "./reader.js";
-import { buildSelect, readStream } from "./reader.js";
+import { buildSelect, readStream, rowParts } from "./reader.js";
 import { SyncSnapshot } from "./snapshot.js";
 import { quoteIdent } from "./sql.js";
 
@@ -125,7 +125,12 @@ export class PostgresSource {
     const found = new Map<string, SourceRow>();
     for (const row of result.rows) {
       const key = keyTypes.map((_, i) => row[`k${i}`] ?? null);
-      found.set(JSON.stringify(key), { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null });
+      found.set(JSON.stringify(key), {
+        key,
+        doc: row.doc ?? "{}",
+        committedAt: row.ts ?? null,
+        parts: rowParts(stream, row),
+      });
     }
     return found;
   }
@@ -136,6 +141,29 @@ export class PostgresSource {
    */
   private searchPath(): string[] {
     return [...new Set([...this.config.schemas, "public"])];
+  }
+
+  /** Rows of a query stream whose listed table `part` has one of these keys (follow mode). */
+  async rowsByPart(
+    client: PgClient,
+    stream: SourceStream,
+    server: ServerInfo,
+    columnIndexes: number[],
+    keys: (string | null)[][],
+    signal?: AbortSignal,
+  ): Promise<SourceRow[]> {
+    const { sql, filterParams } = buildSelect(stream, server, { columnsIn: columnIndexes });
+    const params: unknown[] = [
+      ...columnIndexes.map((_, i) => keys.map((k) => k[i] ?? null)),
+      ...filterParams,
+    ];
+    const result = await queryWithSignal<Record<string, string | null>>(client, sql, params, signal);
+    return result.rows.map((row) => ({
+      key: stream.keyIndexes.map((_, i) => row[`k${i}`] ?? null),
+      doc: row.doc ?? "{}",
+      committedAt: row.ts ?? null,
+      parts: rowParts(stream, row),
+    }));
   }
 
   private async withClient<T>(work: (client: PgClient) => Promise<T>, signal?: AbortSignal): Promise<T> {

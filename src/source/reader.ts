@@ -15,6 +15,8 @@ export interface SourceRow {
   doc: string;
   /** JSON string of the row's commit time ("\"2024-...+00:00\""), or null when unknown. */
   committedAt: string | null;
+  /** Query streams: "schema.table:[key]" of each listed table the row came from. */
+  parts?: string[] | undefined;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface SourceRow {
 export function buildSelect(
   stream: SourceStream,
   server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis" | "postgisSchema">,
-  options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean },
+  options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean; columnsIn?: number[] },
 ): { sql: string; keyTypes: string[]; filterParams: unknown[] } {
   const ref = (i: number): string => columnRef(stream, i);
   const docColumns: string[] = [];
@@ -42,6 +44,9 @@ export function buildSelect(
     stream.hasXmin && server.commitTimestamps
       ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
       : "NULL::text AS ts",
+    ...(stream.parts ?? []).flatMap((part, n) =>
+      part.columnIndexes.map((i, j) => `${ref(i)}::text AS p${n}_${j}`),
+    ),
   ];
   const from =
     stream.kind === "query"
@@ -52,6 +57,14 @@ export function buildSelect(
   if (options.resume === true) {
     const params = keyTypes.map((type) => `$${param++}::${type}`);
     where.push(`(${keyRefs.join(", ")}) > (${params.join(", ")})`);
+  }
+  if (options.columnsIn !== undefined) {
+    // Rows whose given columns (a listed table's key, for query streams) match one of the arrays.
+    const refs = options.columnsIn.map(ref);
+    const arrays = options.columnsIn.map(
+      (i) => `$${param++}::text[]::${stream.columns[i]?.sqlType ?? "text"}[]`,
+    );
+    where.push(`(${refs.join(", ")}) IN (SELECT * FROM unnest(${arrays.join(", ")}))`);
   }
   if (options.keysIn === true) {
     // One text[] parameter per key column, zipped by unnest: an index lookup per key.
@@ -115,6 +128,22 @@ export interface ReadOptions {
 
 let cursorCounter = 0;
 
+/** "schema.table:[\"1\"]" for each part of a query stream's row (see StreamPart). */
+export function rowParts(stream: SourceStream, row: Record<string, string | null>): string[] | undefined {
+  if (stream.parts === undefined || stream.parts.length === 0) return undefined;
+  return stream.parts.map((part, n) =>
+    partTerm(
+      part.relation,
+      part.columnIndexes.map((_, j) => row[`p${n}_${j}`] ?? null),
+    ),
+  );
+}
+
+/** The `_pgsearch.parts` term of a listed table's key: "schema.table:[\"1\"]". */
+export function partTerm(relation: string, key: (string | null)[]): string {
+  return `${relation}:${JSON.stringify(key)}`;
+}
+
 /**
  * Streams a stream's rows in key order through a server-side cursor, on a client whose
  * transaction already holds the sync's snapshot. Memory is bounded by one batch.
@@ -149,7 +178,7 @@ export async function* readStream(
         const row = result.rows[r] as Record<string, string | null>;
         const key = new Array<string | null>(keyCount);
         for (let k = 0; k < keyCount; k++) key[k] = row[`k${k}`] ?? null;
-        rows[r] = { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null };
+        rows[r] = { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null, parts: rowParts(stream, row) };
       }
       yield rows;
       if (result.rows.length < options.batchRows) return;

@@ -62,7 +62,8 @@ export class DocumentBuilder {
     const id = this.id(row.key);
     const hash = createHash("sha1").update(row.doc).digest("base64url");
     const fields = row.doc.length > 2 ? `${row.doc.slice(1, -1)},` : "";
-    const meta = `"${META_FIELD}":{"source":${this.sourceName},"key":${JSON.stringify(JSON.stringify(row.key))},"hash":"${hash}"}`;
+    const parts = row.parts === undefined ? "" : `,"parts":${JSON.stringify(row.parts)}`;
+    const meta = `"${META_FIELD}":{"source":${this.sourceName},"key":${JSON.stringify(JSON.stringify(row.key))},"hash":"${hash}"${parts}}`;
     const source =
       `{"_timestamp":${row.committedAt ?? this.fallbackTimestamp},${this.prefix}` +
       (this.compat ? `"id":${JSON.stringify(id)},` : "") +

@@ -6,7 +6,8 @@ import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import { BulkWriter } from "../sink/bulk-writer.js";
 import { clientConfig, connectionFactory, type PgClient } from "../source/connection.js";
-import type { SourcePlan, SourceStream } from "../source/plan.js";
+import type { SourcePlan, SourceStream, StreamPart } from "../source/plan.js";
+import { partTerm } from "../source/reader.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { quoteIdent, quoteLiteral } from "../source/sql.js";
 import type { SyncOptions } from "../config/app-config.js";
@@ -53,6 +54,12 @@ export interface AppliedBatch {
   lsn: string;
 }
 
+interface PendingPart {
+  stream: SourceStream;
+  part: StreamPart;
+  key: (string | null)[];
+}
+
 interface PendingChange {
   stream: SourceStream;
   readonly key: (string | null)[];
@@ -68,7 +75,11 @@ interface PendingChange {
  */
 export class ChangeFollower {
   private readonly byRelation = new Map<string, SourceStream>();
+  /** Advanced-rule streams that read a relation, with where that table's key sits in the result. */
+  private readonly partsByRelation = new Map<string, { stream: SourceStream; part: StreamPart }[]>();
   private pending = new Map<string, PendingChange>();
+  /** Changed keys of tables read by advanced rules: the rule is re-evaluated for them. */
+  private pendingParts = new Map<string, PendingPart>();
   private pendingTruncates = new Set<string>();
   private lastCommitLsn: string | undefined;
   private lastCommitTime: number | undefined;
@@ -87,6 +98,11 @@ export class ChangeFollower {
   ) {
     for (const stream of plan.streams) {
       if (stream.kind === "table") byRelationKey(this.byRelation, stream);
+      for (const part of stream.parts ?? []) {
+        const list = this.partsByRelation.get(part.relation) ?? [];
+        list.push({ stream, part });
+        this.partsByRelation.set(part.relation, list);
+      }
     }
   }
 
@@ -95,9 +111,17 @@ export class ChangeFollower {
     options: Pick<FollowOptions, "slotName" | "publication">,
     admin: PgClient,
   ): Promise<"created" | "exists"> {
-    const tables = this.plan.streams.filter((s) => s.kind === "table").map((s) => s.fromSql);
-    if (tables.length === 0)
-      throw new SourceError("follow mode needs at least one table (advanced-rule queries are not followed)");
+    const tables = [
+      ...new Set([
+        ...this.plan.streams.filter((s) => s.kind === "table").map((s) => s.fromSql),
+        ...this.plan.streams.flatMap((s) => (s.parts ?? []).map((p) => p.tableSql)),
+      ]),
+    ];
+    if (tables.length === 0) {
+      throw new SourceError(
+        "nothing to follow: no table, and no advanced rule whose tables' primary keys are in its result",
+      );
+    }
     const publication = await admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
       options.publication,
     ]);
@@ -136,7 +160,12 @@ export class ChangeFollower {
     });
     service.on("heartbeat", async (lsn: string, _timestamp: number, shouldRespond: boolean) => {
       // Idle stream: nothing pending means everything up to here is applied.
-      if (shouldRespond && this.pending.size === 0 && this.pendingTruncates.size === 0)
+      if (
+        shouldRespond &&
+        this.pending.size === 0 &&
+        this.pendingParts.size === 0 &&
+        this.pendingTruncates.size === 0
+      )
         await service.acknowledge(lsn);
     });
     const timer = setInterval(() => {
@@ -180,12 +209,26 @@ export class ChangeFollower {
       case "insert":
       case "update":
       case "delete": {
-        const stream = this.byRelation.get(`${message.relation.schema}.${message.relation.name}`);
-        if (stream === undefined) return;
-        const tuple = message.tag === "delete" ? (message.key ?? message.old) : message.new;
-        if (tuple === null) return;
-        const key = stream.keyIndexes.map((i) => keyText(tuple[stream.columns[i]?.name ?? ""]));
-        this.pending.set(`${stream.id}\u0000${JSON.stringify(key)}`, { stream, key });
+        const relation = `${message.relation.schema}.${message.relation.name}`;
+        const tuples = message.tag === "delete" ? [message.key ?? message.old] : [message.new];
+        // An update that changed the primary key also carries the old key: its document goes.
+        if (message.tag === "update" && message.key !== null) tuples.push(message.key);
+        for (const tuple of tuples) {
+          if (tuple === null) continue;
+          const stream = this.byRelation.get(relation);
+          if (stream !== undefined) {
+            const key = stream.keyIndexes.map((i) => keyText(tuple[stream.columns[i]?.name ?? ""]));
+            this.pending.set(`${stream.id}\u0000${JSON.stringify(key)}`, { stream, key });
+          }
+          for (const { stream: queryStream, part } of this.partsByRelation.get(relation) ?? []) {
+            const key = part.columnIndexes.map((i) => keyText(tuple[queryStream.columns[i]?.name ?? ""]));
+            this.pendingParts.set(`${queryStream.id}\u0000${relation}\u0000${JSON.stringify(key)}`, {
+              stream: queryStream,
+              part,
+              key,
+            });
+          }
+        }
         this.firstPendingAt ??= Date.now();
         return;
       }
@@ -193,6 +236,14 @@ export class ChangeFollower {
         for (const relation of message.relations) {
           const stream = this.byRelation.get(`${relation.schema}.${relation.name}`);
           if (stream !== undefined) this.pendingTruncates.add(stream.id);
+          for (const { stream: queryStream } of this.partsByRelation.get(
+            `${relation.schema}.${relation.name}`,
+          ) ?? []) {
+            this.logger.warn(
+              { table: `${relation.schema}.${relation.name}`, rule: queryStream.id },
+              `TRUNCATE of ${relation.schema}.${relation.name} is not followed for ${queryStream.id}: run a full sync`,
+            );
+          }
         }
         this.firstPendingAt ??= Date.now();
         return;
@@ -226,9 +277,15 @@ export class ChangeFollower {
 
   private async apply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
     const lsn = this.lastCommitLsn;
-    if (lsn === undefined || (this.pending.size === 0 && this.pendingTruncates.size === 0)) return;
+    if (
+      lsn === undefined ||
+      (this.pending.size === 0 && this.pendingParts.size === 0 && this.pendingTruncates.size === 0)
+    )
+      return;
     // Only whole transactions are applied: changes after the last commit stay pending.
     const changes = [...this.pending.values()];
+    const partChanges = [...this.pendingParts.values()];
+    this.pendingParts = new Map();
     const truncates = [...this.pendingTruncates];
     const commitTime = this.lastCommitTime;
     this.pending = new Map();
@@ -285,6 +342,9 @@ export class ChangeFollower {
           }
         }
       }
+      const applied = await this.applyParts(partChanges, client, writer, options);
+      indexed += applied.indexed;
+      deleted += applied.deleted;
       await writer.flush();
     } finally {
       await reader.release(client);
@@ -300,7 +360,7 @@ export class ChangeFollower {
     await service.acknowledge(lsn);
     this.lastAppliedCommitTime = commitTime;
     options.onApplied?.({
-      keys: changes.length,
+      keys: changes.length + partChanges.length,
       indexed,
       deleted,
       truncated: truncates,
@@ -308,6 +368,79 @@ export class ChangeFollower {
       appliedAt: Date.now(),
       lsn,
     });
+  }
+
+  /**
+   * Re-evaluates advanced rules for the changed keys of their tables: the rule's rows with those
+   * keys are indexed; documents that had them and are no longer in the rule's result go.
+   */
+  private async applyParts(
+    changes: PendingPart[],
+    client: PgClient,
+    writer: BulkWriter,
+    options: FollowOptions,
+  ): Promise<{ indexed: number; deleted: number }> {
+    let indexed = 0;
+    let deleted = 0;
+    const groups = new Map<string, PendingPart[]>();
+    for (const change of changes) {
+      const key = `${change.stream.id}\u0000${change.part.relation}`;
+      groups.set(key, [...(groups.get(key) ?? []), change]);
+    }
+    for (const group of groups.values()) {
+      const { stream, part } = group[0] as PendingPart;
+      const builder = new DocumentBuilder(
+        stream,
+        this.source.config,
+        JSON.stringify(new Date().toISOString()),
+      );
+      const keys = group.map((g) => g.key);
+      const rows = await this.source.rowsByPart(
+        client,
+        stream,
+        this.plan.server,
+        part.columnIndexes,
+        keys,
+        options.signal,
+      );
+      const kept = new Set<string>();
+      for (const row of rows) {
+        const doc = builder.build(row);
+        if (doc.bytes > this.source.config.maxDocumentBytes) continue;
+        if (
+          !options.basicRules.isMatchAll &&
+          !options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)
+        )
+          continue;
+        kept.add(doc.id);
+        await writer.add({ action: "index", id: doc.id, source: doc.source });
+        indexed++;
+      }
+      // Documents that came from these keys before: gone unless the rule still yields them.
+      // (A refresh first, so documents written by the previous batch are seen.)
+      const index = new SearchIndex(this.client, options.indexName);
+      await index.refresh(options.signal);
+      for await (const page of index.scan({
+        query: {
+          bool: {
+            filter: [
+              { term: { [`${META_FIELD}.source`]: stream.id } },
+              { terms: { [`${META_FIELD}.parts`]: keys.map((k) => partTerm(part.relation, k)) } },
+            ],
+          },
+        },
+        fields: [],
+        pageSize: 5000,
+        signal: options.signal,
+      })) {
+        for (const hit of page) {
+          if (kept.has(hit.id)) continue;
+          await writer.add({ action: "delete", id: hit.id });
+          deleted++;
+        }
+      }
+    }
+    return { indexed, deleted };
   }
 
   /**

@@ -21,6 +21,7 @@ const schema = uniqueName("follow");
 const slot = uniqueName("pgsearch_follow");
 const cliSlot = uniqueName("pgsearch_cli");
 const schemaSlot = uniqueName("pgsearch_schema");
+const joinSlot = uniqueName("pgsearch_join");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -41,6 +42,7 @@ afterAll(async () => {
   await dropSlot(admin, slot, slot).catch(() => undefined);
   await dropSlot(admin, cliSlot, cliSlot).catch(() => undefined);
   await dropSlot(admin, schemaSlot, schemaSlot).catch(() => undefined);
+  await dropSlot(admin, joinSlot, joinSlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -258,6 +260,70 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     } finally {
       controller.abort();
       await running.catch(() => undefined);
+    }
+  }, 60_000);
+
+  it("advanced rules with a JOIN are re-evaluated for the changed keys of either table", async () => {
+    await admin.query(`
+      CREATE TABLE "${schema}".employee (emp_id int PRIMARY KEY, name text);
+      CREATE TABLE "${schema}".customer (c_id int PRIMARY KEY, name text);
+      INSERT INTO "${schema}".employee VALUES (3, 'John'), (10, 'Jane'), (14, 'Alex');
+      INSERT INTO "${schema}".customer VALUES (3, 'Ash'), (6, 'Pine');
+    `);
+    const config = sourceConfig({ schema });
+    const rules = [
+      {
+        index: 0,
+        tables: ["employee", "customer"],
+        query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
+      },
+    ];
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan(rules);
+    const follower = new ChangeFollower(source, es, plan, silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: joinSlot, publication: joinSlot }, pgAdmin);
+    await pgAdmin.end();
+    const joinIndex = `${index}-join`;
+    await runTestSync({
+      index: joinIndex,
+      source: config,
+      es,
+      advanced: [joinRule],
+    });
+    const id = (e: number, c: number) => `${stack.pgDatabase()}_${schema}_customer_employee_${e}_${c}`;
+    const ids = async () => [...(await allDocuments(es, joinIndex)).keys()].sort();
+    expect(await ids()).toEqual([id(3, 3)]);
+    const controller = new AbortController();
+    const running = follower.run({
+      indexName: joinIndex,
+      slotName: joinSlot,
+      publication: joinSlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+    });
+    const until = async (probe: () => Promise<boolean>) => {
+      for (let i = 0; i < 150 && !(await probe()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await probe()).toBe(true);
+    };
+    try {
+      // A new customer joins an existing employee: a new row of the rule.
+      await admin.query(`INSERT INTO "${schema}".customer VALUES (10, 'Oak')`);
+      await until(async () => (await ids()).includes(id(10, 10)));
+      // The employee side changes: the joined document follows.
+      await admin.query(`UPDATE "${schema}".employee SET name = 'Janet' WHERE emp_id = 10`);
+      await until(
+        async () =>
+          (await allDocuments(es, joinIndex)).get(id(10, 10))?.[`${schema}_customer_employee_name`] === "Oak",
+      );
+      // The customer goes: the joined row leaves the rule's result, and the index.
+      await admin.query(`DELETE FROM "${schema}".customer WHERE c_id = 3`);
+      await until(async () => !(await ids()).includes(id(3, 3)));
+      expect(await ids()).toEqual([id(10, 10)]);
+    } finally {
+      controller.abort();
+      await running;
     }
   }, 60_000);
 });
