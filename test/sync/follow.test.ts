@@ -271,13 +271,11 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       INSERT INTO "${schema}".customer VALUES (3, 'Ash'), (6, 'Pine');
     `);
     const config = sourceConfig({ schema });
-    const rules = [
-      {
-        index: 0,
-        tables: ["employee", "customer"],
-        query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
-      },
-    ];
+    const joinRule = {
+      tables: ["employee", "customer"],
+      query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
+    };
+    const rules = [{ index: 0, ...joinRule }];
     const source = new PostgresSource(config, connectionFactory(config));
     const plan = await source.plan(rules);
     const follower = new ChangeFollower(source, es, plan, silentLogger);
