@@ -173,6 +173,15 @@ export const CONNECTOR_FIELDS: readonly FieldDefinition[] = [
     value: 10485760,
     range: [1024, 104857600],
   }),
+  field("follow_changes", 19, "Follow changes continuously", {
+    ...advanced,
+    type: "bool",
+    display: "toggle",
+    defaultValue: false,
+    value: false,
+    tooltip:
+      "Stream changes through logical replication after a full sync (needs wal_level = logical and a user allowed to create publications and replication slots).",
+  }),
 ];
 
 /** The configuration object registered in a new connector document (values set to defaults). */

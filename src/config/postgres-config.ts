@@ -24,6 +24,8 @@ export interface PostgresConfig {
   statementTimeoutMs: number;
   documentMode: "compat" | "clean";
   maxDocumentBytes: number;
+  /** Service mode: follow changes through logical replication after a full sync. */
+  followChanges: boolean;
 }
 
 type Scalar = string | number | boolean;
@@ -165,6 +167,7 @@ export function resolvePostgresConfig(
     statementTimeoutMs: num("statement_timeout") * 1000,
     documentMode: documentMode as PostgresConfig["documentMode"],
     maxDocumentBytes: num("max_document_size"),
+    followChanges: values.get("follow_changes") === true,
   };
 }
 

@@ -10,6 +10,7 @@ import { assertReadOnlyQuery, parseAdvancedRules } from "../rules/advanced.js";
 import { validateBasicRules } from "../rules/basic.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
+import { ChangeFollower, dropSlot } from "../sync/follow.js";
 import { prepareRules } from "../sync/prepare.js";
 import { ElasticsearchStateStore } from "../sync/state-store.js";
 import { SyncEngine, type SyncCursor, type SyncProgress, type SyncResult } from "../sync/sync-engine.js";
@@ -79,6 +80,7 @@ export class ConnectorService {
     for (const managed of this.deps.config.connectors) {
       const connector = await this.manageConnector(managed.connectorId, signal);
       if (connector !== undefined) await this.schedule(connector);
+      await this.manageFollower(managed.connectorId, connector);
     }
     await this.startPendingJobs(signal);
     if (Date.now() - this.lastCleanup > this.deps.config.service.jobCleanupInterval * 1000) {
@@ -428,8 +430,147 @@ export class ConnectorService {
   private async stopJobs(status: "suspended"): Promise<void> {
     for (const { controller } of this.running.values())
       controller.abort(new CanceledError(`service stopping: job ${status}`));
+    for (const follower of this.followers.values()) follower.controller?.abort();
     await this.idle();
+    await Promise.all([...this.followers.values()].map((f) => f.done ?? Promise.resolve()));
   }
+
+  private readonly followers = new Map<
+    string,
+    {
+      phase: "syncing" | "following";
+      /** Kept to drop the slot after the connector document is gone. */
+      config: ReturnType<typeof resolvePostgresConfig>;
+      jobId?: string;
+      controller?: AbortController;
+      done?: Promise<void>;
+    }
+  >();
+
+  /**
+   * `follow_changes`: the slot is created first, then a full sync runs, then the slot is
+   * streamed (so the stream never overwrites newer data with the snapshot's). Turning it off, or
+   * deleting the connector, stops following and drops the slot.
+   */
+  private async manageFollower(
+    connectorId: string,
+    connector: Versioned<ConnectorDocument> | undefined,
+  ): Promise<void> {
+    const state = this.followers.get(connectorId);
+    const slot = slotNameFor(connectorId);
+    let config: ReturnType<typeof resolvePostgresConfig> | undefined;
+    try {
+      config =
+        connector === undefined
+          ? undefined
+          : resolvePostgresConfig(connector.doc.configuration ?? {}, "configuration");
+    } catch {
+      config = undefined;
+    }
+    const gone = connector === undefined && !(await this.deps.protocol.connectorExists(connectorId));
+    if (config?.followChanges !== true) {
+      if (state !== undefined || gone) {
+        state?.controller?.abort();
+        await state?.done;
+        this.followers.delete(connectorId);
+        if (gone || config !== undefined) await this.dropFollowerSlot(connectorId, config ?? state?.config);
+      }
+      return;
+    }
+    if (connector === undefined) return;
+    if (state === undefined) {
+      const source = new PostgresSource(config, connectionFactory(config));
+      const plan = await source.plan(await this.advancedRulesOf(connector));
+      const follower = new ChangeFollower(source, this.deps.client, plan, this.deps.logger);
+      const admin = await connectionFactory(config).connect();
+      try {
+        await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
+      } finally {
+        await admin.end();
+      }
+      const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
+      this.followers.set(connectorId, { phase: "syncing", config, jobId });
+      this.deps.logger.info(
+        { connector_id: connectorId, slot, job_id: jobId },
+        "follow_changes: slot ready, initial full sync queued",
+      );
+      return;
+    }
+    if (state.phase === "syncing" && state.jobId !== undefined) {
+      const job = await this.deps.protocol.getJob(state.jobId);
+      if (job?.doc.status !== "completed") return;
+      const source = new PostgresSource(config, connectionFactory(config));
+      const rules = await prepareRules({
+        basic: connector.doc.filtering?.[0]?.active.rules ?? [],
+        advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
+      });
+      const plan = await source.plan(rules.advanced);
+      const follower = new ChangeFollower(source, this.deps.client, plan, this.deps.logger);
+      const controller = new AbortController();
+      const done = follower
+        .run({
+          indexName: connector.doc.index_name ?? "",
+          slotName: slot,
+          publication: slot,
+          basicRules: rules.basic,
+          sync: this.deps.config.sync,
+          signal: controller.signal,
+          onApplied: (batch) => {
+            this.deps.logger.info(
+              { connector_id: connectorId, keys: batch.keys, lsn: batch.lsn },
+              "changes applied",
+            );
+          },
+        })
+        .catch(async (error: unknown) => {
+          this.deps.logger.error({ connector_id: connectorId, err: error }, "following changes failed");
+          await this.deps.protocol.updateConnector(connectorId, {
+            status: "error",
+            error: `following changes failed: ${(error as Error).message}`,
+          });
+          this.followers.delete(connectorId);
+        });
+      this.followers.set(connectorId, { phase: "following", config, controller, done });
+      this.deps.logger.info({ connector_id: connectorId, slot }, "following changes");
+    }
+  }
+
+  private async advancedRulesOf(connector: Versioned<ConnectorDocument>) {
+    return (
+      await prepareRules({
+        basic: [],
+        advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
+      })
+    ).advanced;
+  }
+
+  private async dropFollowerSlot(
+    connectorId: string,
+    config: ReturnType<typeof resolvePostgresConfig> | undefined,
+  ): Promise<void> {
+    if (config === undefined) return;
+    const admin = await connectionFactory(config)
+      .connect()
+      .catch(() => undefined);
+    if (admin === undefined) return;
+    try {
+      if (await dropSlot(admin, slotNameFor(connectorId), slotNameFor(connectorId))) {
+        this.deps.logger.info({ connector_id: connectorId }, "replication slot dropped");
+      }
+    } finally {
+      await admin.end();
+    }
+  }
+
+  /** Whether a follower streams changes for the connector (for tests and status). */
+  isFollowing(connectorId: string): boolean {
+    return this.followers.get(connectorId)?.phase === "following";
+  }
+}
+
+/** Replication slot (and publication) of a connector: letters, digits and underscores only. */
+export function slotNameFor(connectorId: string): string {
+  return `pgsearch_${connectorId.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`.slice(0, 63);
 }
 
 function defaultFiltering(): NonNullable<ConnectorDocument["filtering"]>[number] {

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { ConnectorService } from "../../src/service/connector-service.js";
+import { ConnectorService, slotNameFor } from "../../src/service/connector-service.js";
 import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import type { ServiceConfig } from "../../src/service/service-config.js";
@@ -125,6 +125,17 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Never leave a replication slot behind.
+  await admin.query(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'pgsearch_conn%' AND NOT active",
+  );
+  for (const row of (
+    await admin.query<{ name: string }>(
+      "SELECT pubname AS name FROM pg_publication WHERE pubname LIKE 'pgsearch_conn%'",
+    )
+  ).rows) {
+    await admin.query(`DROP PUBLICATION "${row.name}"`);
+  }
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${schema.replaceAll("_", "-")}*` }).catch(() => undefined);
   await admin.end();
@@ -379,4 +390,39 @@ describe("connector service (direct-index protocol on the real cluster)", () => 
     expect(doc.filtering?.[0]?.draft.validation.state).toBe("valid");
     expect(doc.filtering?.[0]?.active.advanced_snippet.value).toEqual(valid);
   });
+
+  it("follow_changes: slot, initial full sync, then changes stream in; deleting the connector drops the slot", async () => {
+    const index = indexName("follow");
+    const id = await createConnector(index);
+    const svc = service([id]);
+    await svc.tick();
+    await configure(id, pgValues({ tables: "employee", follow_changes: true }));
+    await svc.tick(); // connected; slot created; initial full sync queued and started
+    await svc.idle();
+    await svc.tick(); // the full sync completed: start following
+    expect(svc.isFollowing(id)).toBe(true);
+    const slot = slotNameFor(id);
+    expect(
+      (await admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [slot])).rowCount,
+    ).toBe(1);
+    try {
+      await admin.query(`INSERT INTO "${schema}".employee VALUES (77, 'Streamed', 40)`);
+      await until("the streamed row", async () => {
+        const found = await es.get(
+          { index, id: `${stack.pgDatabase()}_${schema}_employee_77` },
+          { ignore: [404] },
+        );
+        return found.found ? true : undefined;
+      });
+    } finally {
+      await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 77`);
+    }
+    // DELETE _connector/<id> marks the document deleted.
+    await protocol.updateConnector(id, { deleted: true });
+    await svc.tick();
+    expect(svc.isFollowing(id)).toBe(false);
+    expect(
+      (await admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [slot])).rowCount,
+    ).toBe(0);
+  }, 60_000);
 });
