@@ -1,6 +1,7 @@
 import type { Client } from "@elastic/elasticsearch";
 import { PgSearchError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
+import { ConnectorApiProtocol } from "./api-protocol.js";
 import { IndexProtocol } from "./index-protocol.js";
 import type { ConnectorProtocol } from "./protocol.js";
 

@@ -166,7 +166,7 @@ export class ConnectorService {
     const last = this.lastCheckIn.get(connector.id) ?? 0;
     if (Date.now() - last < this.deps.config.service.heartbeat * 1000) return;
     this.lastCheckIn.set(connector.id, Date.now());
-    await this.deps.protocol.updateConnector(connector.id, { last_seen: new Date().toISOString() });
+    await this.deps.protocol.checkIn(connector.id);
   }
 
   /** Kibana edits the draft and marks it "edited"; the service validates it and activates it when valid. */
@@ -186,17 +186,7 @@ export class ConnectorService {
       state: errors.length === 0 ? "valid" : "invalid",
       errors,
     };
-    const draft = { ...filtering.draft, validation };
-    const updated = {
-      ...filtering,
-      draft,
-      ...(validation.state === "valid" ? { active: { ...draft } } : {}),
-    };
-    await this.deps.protocol.updateConnector(
-      connector.id,
-      { filtering: [updated, ...(connector.doc.filtering ?? []).slice(1)] },
-      connector,
-    );
+    await this.deps.protocol.setDraftValidation(connector, validation);
     this.deps.logger.info(
       { connector_id: connector.id, state: validation.state },
       `draft sync rules ${validation.state}`,
@@ -263,16 +253,11 @@ export class ConnectorService {
     const cancel = { byUser: false };
     const report = async (): Promise<void> => {
       const p = latest;
-      await protocol.updateJob(job.id, {
-        last_seen: new Date().toISOString(),
-        ...(p === undefined
-          ? {}
-          : {
-              indexed_document_count: p.bulk.created + p.bulk.updated,
-              indexed_document_volume: Math.round(p.bulk.bytesSent / 2 ** 20),
-              deleted_document_count: p.deleted,
-              metadata: { pgsearch: { phase: p.phase, tables: p.streams } },
-            }),
+      await protocol.reportJobStats(job.id, {
+        indexed_document_count: p === undefined ? 0 : p.bulk.created + p.bulk.updated,
+        indexed_document_volume: p === undefined ? 0 : Math.round(p.bulk.bytesSent / 2 ** 20),
+        deleted_document_count: p?.deleted ?? 0,
+        metadata: { pgsearch: { phase: p?.phase ?? "starting", tables: p?.streams ?? [] } },
       });
     };
     const statsTimer = setInterval(() => {

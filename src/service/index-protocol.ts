@@ -1,7 +1,15 @@
 import type { Client } from "@elastic/elasticsearch";
 import { HIDDEN_SMALL_INDEX, ensureIndex } from "../sink/ensure-index.js";
 import { describeEsError } from "../sink/es-client.js";
-import type { ConnectorDocument, ConnectorProtocol, JobDocument, JobType, Versioned } from "./protocol.js";
+import type {
+  ConnectorDocument,
+  ConnectorProtocol,
+  FilteringRules,
+  JobDocument,
+  JobStats,
+  JobType,
+  Versioned,
+} from "./protocol.js";
 
 export const CONNECTORS_INDEX = ".elastic-connectors";
 export const JOBS_INDEX = ".elastic-connectors-sync-jobs";
@@ -13,8 +21,8 @@ export const JOBS_INDEX = ".elastic-connectors-sync-jobs";
  * templates create them first.
  */
 export class IndexProtocol implements ConnectorProtocol {
-  readonly name = "index" as const;
-  constructor(private readonly client: Client) {}
+  readonly name: "index" | "api" = "index";
+  constructor(protected readonly client: Client) {}
 
   async prepare(signal?: AbortSignal): Promise<void> {
     for (const [alias, properties] of [
@@ -156,6 +164,33 @@ export class IndexProtocol implements ConnectorProtocol {
       },
       signal,
     );
+  }
+
+  async checkIn(id: string): Promise<void> {
+    await this.updateConnector(id, { last_seen: new Date().toISOString() });
+  }
+
+  async setDraftValidation(
+    connector: Versioned<ConnectorDocument>,
+    validation: FilteringRules["validation"],
+  ): Promise<void> {
+    const filtering = connector.doc.filtering?.[0];
+    if (filtering === undefined) return;
+    const draft = { ...filtering.draft, validation };
+    const updated = {
+      ...filtering,
+      draft,
+      ...(validation.state === "valid" ? { active: { ...draft } } : {}),
+    };
+    await this.updateConnector(
+      connector.id,
+      { filtering: [updated, ...(connector.doc.filtering ?? []).slice(1)] },
+      connector,
+    );
+  }
+
+  async reportJobStats(id: string, stats: JobStats): Promise<void> {
+    await this.updateJob(id, { ...stats, last_seen: new Date().toISOString() });
   }
 
   private async get<T>(index: string, id: string, signal?: AbortSignal): Promise<Versioned<T> | undefined> {

@@ -110,4 +110,20 @@ export interface ConnectorProtocol {
   /** Running or canceling jobs not seen since `before`, and those of connectors that no longer exist. */
   staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]>;
   connectorExists(id: string): Promise<boolean>;
+  /** Heartbeat: the connector's `last_seen`. */
+  checkIn(id: string): Promise<void>;
+  /** Writes the draft rules' validation and, when valid, makes the draft the active rules. */
+  setDraftValidation(
+    connector: Versioned<ConnectorDocument>,
+    validation: FilteringRules["validation"],
+  ): Promise<void>;
+  /** Periodic job report: counts, metadata and liveness (`last_seen`). */
+  reportJobStats(id: string, stats: JobStats): Promise<void>;
+}
+
+export interface JobStats {
+  indexed_document_count: number;
+  indexed_document_volume: number;
+  deleted_document_count: number;
+  metadata?: Record<string, unknown>;
 }

@@ -5,7 +5,10 @@ import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { ConnectorService, slotNameFor } from "../../src/service/connector-service.js";
 import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
-import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import type { ConnectorDocument, ConnectorProtocol, JobDocument } from "../../src/service/protocol.js";
+import { ConnectorApiProtocol } from "../../src/service/api-protocol.js";
+import { connectElasticsearch } from "../../src/sink/es-client.js";
+import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
 import type { ServiceConfig } from "../../src/service/service-config.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
@@ -36,10 +39,13 @@ function serviceConfig(connectorIds: string[]): ServiceConfig {
   };
 }
 
+/** The protocol the service under test uses (the tests themselves read and write directly, as Kibana). */
+let serviceProtocol: ConnectorProtocol;
+
 function service(connectorIds: string[], worker = "test-worker"): ConnectorService {
   return new ConnectorService({
     config: serviceConfig(connectorIds),
-    protocol,
+    protocol: serviceProtocol,
     client: es,
     logger: silentLogger,
     workerName: worker,
@@ -144,7 +150,44 @@ afterAll(async () => {
 
 const indexName = (suffix: string): string => `${schema.replaceAll("_", "-")}-${suffix}`;
 
-describe("connector service (direct-index protocol on the real cluster)", () => {
+// Both backends run every flow: direct system-index access on the real cluster, and the Connector
+// APIs through an emulator (the test cluster has no ent-search module) that stores its state in
+// the same real indices.
+describe.each(["index", "api"] as const)("connector service through the %s protocol", (backend) => {
+  let emulator: ConnectorApiEmulator | undefined;
+  let emulatorClient: EsClient | undefined;
+  const indexName = (suffix: string): string => `${schema.replaceAll("_", "-")}-${backend}-${suffix}`;
+
+  beforeAll(async () => {
+    if (backend === "api") {
+      emulator = await startConnectorApiEmulator(stack.esUrl(), es);
+      emulatorClient = (await connectElasticsearch({ host: emulator.url, requestTimeoutMs: 60_000 })).client;
+      serviceProtocol = new ConnectorApiProtocol(emulatorClient);
+    } else {
+      serviceProtocol = protocol;
+    }
+  });
+
+  afterAll(async () => {
+    if (backend === "api") {
+      // The flows really went through the Connector API endpoints.
+      for (const endpoint of [
+        "/_check_in",
+        "/_claim",
+        "/_stats",
+        "/_filtering/_validation",
+        "/_filtering/_activate",
+      ]) {
+        expect(
+          emulator?.calls.some((call) => call.endsWith(endpoint)),
+          endpoint,
+        ).toBe(true);
+      }
+      await emulatorClient?.close();
+      await emulator?.close();
+    }
+  });
+
   it("new connector → needs_configuration with the reference's fields → configured → connected", async () => {
     const id = await createConnector(indexName("lifecycle"));
     const svc = service([id]);
