@@ -18,24 +18,20 @@ export async function chooseProtocol(
     .request({ method: "GET", path: "/_connector", querystring: { size: "1" } })
     .then(() => true)
     .catch(() => false);
-  if (wanted === "api" || (wanted === "auto" && hasApis)) {
-    // The Connector API backend is not built yet: say so rather than pretend.
-    if (wanted === "api") {
-      throw new PgSearchError("pgsearch.protocol: api is not available in this version; use index or auto", {
-        code: "config_invalid",
-      });
-    }
-    logger.warn(
-      {},
-      "the cluster offers the Connector APIs; this version uses direct system-index access (protocol: index)",
-    );
-  } else {
-    logger.info(
-      {},
-      hasApis
-        ? "using direct system-index access (protocol: index)"
-        : "the cluster has no Connector APIs: using direct system-index access",
-    );
+  if (wanted === "api" && !hasApis) {
+    throw new PgSearchError("pgsearch.protocol is api, but the cluster does not answer GET _connector", {
+      code: "config_invalid",
+    });
   }
+  if (wanted === "api" || (wanted === "auto" && hasApis)) {
+    logger.info({}, "using the Connector APIs (protocol: api)");
+    return new ConnectorApiProtocol(client);
+  }
+  logger.info(
+    {},
+    hasApis
+      ? "using direct system-index access (protocol: index)"
+      : "the cluster has no Connector APIs: using direct system-index access (protocol: index)",
+  );
   return new IndexProtocol(client);
 }

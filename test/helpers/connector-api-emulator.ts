@@ -10,7 +10,7 @@ import type { Client } from "@elastic/elasticsearch";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
-import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import type { ConnectorDocument } from "../../src/service/protocol.js";
 
 export interface ConnectorApiEmulator {
   url: string;
@@ -36,11 +36,12 @@ export async function startConnectorApiEmulator(
     res.writeHead(status, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
     res.end(JSON.stringify(body));
   };
-  const error = (res: ServerResponse, status: number, type: string, reason: string): void => {
+  const error = (res: ServerResponse, status: number, type: string, reason: string): true => {
     send(res, status, { error: { type, reason }, status });
+    return true;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
     const payload = await readBody(req);
     const url = new URL(req.url ?? "/", target);
     const method = req.method ?? "GET";
@@ -93,12 +94,12 @@ export async function startConnectorApiEmulator(
           if (body.sync_cursor !== undefined)
             await store.updateJob(jobId, {
               connector: { ...job.doc.connector, sync_cursor: body.sync_cursor },
-            } as Partial<JobDocument>);
+            });
           send(res, 200, { result: "updated" });
           return;
         }
         if (method === "PUT" && parts[3] === "_stats") {
-          await store.updateJob(jobId, body as Partial<JobDocument>);
+          await store.updateJob(jobId, body);
           send(res, 200, { result: "updated" });
           return;
         }

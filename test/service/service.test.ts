@@ -148,8 +148,6 @@ afterAll(async () => {
   await es.close();
 });
 
-const indexName = (suffix: string): string => `${schema.replaceAll("_", "-")}-${suffix}`;
-
 // Both backends run every flow: direct system-index access on the real cluster, and the Connector
 // APIs through an emulator (the test cluster has no ent-search module) that stores its state in
 // the same real indices.
