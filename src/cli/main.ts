@@ -4,6 +4,7 @@ import Table from "cli-table3";
 import { appConfigJsonSchema, loadAppConfig } from "../config/index.js";
 import { CanceledError, ConfigError, ConfigErrors, PgSearchError, SyncRuleError } from "../errors.js";
 import { createLogger, type Logger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
 import { prepareRules } from "../sync/prepare.js";
 import type { SyncResult } from "../sync/sync-engine.js";
 import { ConnectorService } from "../service/connector-service.js";
@@ -107,8 +108,9 @@ program
   .description("run the connector service managed from Kibana (Elastic's config.yml)")
   .addOption(new Option("-c, --config <file>", "connector service config.yml").default("config.yml"))
   .option("--log-level <level>", "debug, info, warn, error", "info")
+  .option("--metrics-port <port>", "serve Prometheus metrics on 127.0.0.1:<port>/metrics")
   .action(async (opts) => {
-    process.exitCode = await runServe(opts.config, opts.logLevel);
+    process.exitCode = await runServe(opts.config, opts.logLevel, opts.metricsPort);
   });
 
 program
@@ -313,7 +315,7 @@ async function runTables(path: string): Promise<number> {
   }
 }
 
-async function runServe(path: string, level: string): Promise<number> {
+async function runServe(path: string, level: string, metricsPort: string | undefined): Promise<number> {
   const logger = await createLogger({ level, ecs: true });
   const controller = new AbortController();
   const stop = (): void => {
@@ -328,8 +330,13 @@ async function runServe(path: string, level: string): Promise<number> {
     const es = await connectElasticsearch(config.elasticsearch, controller.signal);
     logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
     const protocol = await chooseProtocol(es.client, config.protocol, logger);
-    const service = new ConnectorService({ config, protocol, client: es.client, logger });
+    const metrics = metricsPort === undefined ? undefined : new Metrics();
+    const metricsServer = await metrics?.listen(Number(metricsPort));
+    if (metricsServer !== undefined)
+      logger.info({ port: metricsPort }, `Prometheus metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    const service = new ConnectorService({ config, protocol, client: es.client, logger, metrics });
     await service.run(controller.signal);
+    metricsServer?.close();
     await es.client.close();
     return EXIT.ok;
   } catch (error) {

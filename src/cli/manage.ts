@@ -132,6 +132,68 @@ export function addManagementCommands(program: Command, report: (error: unknown)
       }),
     );
 
+  connector
+    .command("show")
+    .argument("<connector-id>")
+    .addOption(configOption())
+    .action(async (connectorId, opts) => {
+      await run(async (path) => {
+        const { es, protocol } = await open(path);
+        try {
+          const found = await protocol.getConnector(connectorId);
+          if (found === undefined)
+            throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
+          // Sensitive configuration values (the password) are stored in clear: show them masked.
+          const configuration = Object.fromEntries(
+            Object.entries(found.doc.configuration ?? {}).map(([key, field]) => {
+              const f = field as { sensitive?: boolean; value?: unknown };
+              return [key, f.sensitive === true && f.value !== "" ? "********" : f.value];
+            }),
+          );
+          process.stdout.write(
+            `${JSON.stringify({ id: connectorId, ...found.doc, configuration }, null, 2)}\n`,
+          );
+        } finally {
+          await es.client.close();
+        }
+      })(opts);
+    });
+
+  program
+    .command("index")
+    .description("content indices")
+    .command("list")
+    .addOption(configOption())
+    .action(
+      run(async (path) => {
+        const { es } = await open(path);
+        try {
+          const connectors = await es.client.search<ConnectorDocument>({
+            index: CONNECTORS_INDEX,
+            size: 10_000,
+          });
+          const table = new Table({ head: ["index", "connector", "documents", "size"], style: PLAIN });
+          for (const hit of connectors.hits.hits) {
+            const name = hit._source?.index_name;
+            if (name === undefined || name === "") continue;
+            const stats = await es.client.cat
+              .indices({ index: name, format: "json", bytes: "mb" })
+              .catch(() => []);
+            const row = stats[0];
+            table.push([
+              name,
+              hit._id ?? "",
+              row?.["docs.count"] ?? "missing",
+              row?.["store.size"] === undefined ? "" : `${row["store.size"]} MB`,
+            ]);
+          }
+          process.stdout.write(`${table.toString()}\n`);
+        } finally {
+          await es.client.close();
+        }
+      }),
+    );
+
   const job = program.command("job").description("sync jobs");
   job
     .command("start")

@@ -6,6 +6,7 @@ import { defaultConnectorConfiguration } from "../config/connector-fields.js";
 import { resolvePostgresConfig } from "../config/postgres-config.js";
 import { CanceledError, PgSearchError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
 import { assertReadOnlyQuery, parseAdvancedRules } from "../rules/advanced.js";
 import { validateBasicRules } from "../rules/basic.js";
 import { connectionFactory } from "../source/connection.js";
@@ -40,6 +41,7 @@ export interface ServiceDependencies {
   logger: Logger;
   /** Name written as the job's worker_hostname; several services on one host need distinct names. */
   workerName?: string;
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -251,8 +253,26 @@ export class ConnectorService {
     await protocol.updateConnector(connectorId, { last_sync_status: "in_progress", last_sync_error: null });
     let latest: SyncProgress | undefined;
     const cancel = { byUser: false };
+    let reported = { indexed: 0, deleted: 0, failed: 0, bytes: 0 };
+    const count = (p: SyncProgress | SyncResult | undefined): void => {
+      const m = this.deps.metrics;
+      if (m === undefined || p === undefined) return;
+      const now = {
+        indexed: p.bulk.created + p.bulk.updated,
+        deleted: p.deleted,
+        failed: p.bulk.failed,
+        bytes: p.bulk.bytesSent,
+      };
+      const labels = { connector: connectorId };
+      m.documentsIndexed.inc(labels, Math.max(0, now.indexed - reported.indexed));
+      m.documentsDeleted.inc(labels, Math.max(0, now.deleted - reported.deleted));
+      m.documentFailures.inc(labels, Math.max(0, now.failed - reported.failed));
+      m.bytesSent.inc(labels, Math.max(0, now.bytes - reported.bytes));
+      reported = now;
+    };
     const report = async (): Promise<void> => {
       const p = latest;
+      count(p);
       await protocol.reportJobStats(job.id, {
         indexed_document_count: p === undefined ? 0 : p.bulk.created + p.bulk.updated,
         indexed_document_volume: p === undefined ? 0 : Math.round(p.bulk.bytesSent / 2 ** 20),
@@ -286,6 +306,7 @@ export class ConnectorService {
       clearInterval(statsTimer);
       clearInterval(cancelTimer);
     }
+    count(result);
     const now = new Date().toISOString();
     const canceled = result?.status === "canceled" || (failure !== undefined && controller.signal.aborted);
     const status = canceled
@@ -328,6 +349,7 @@ export class ConnectorService {
       ...(status === "completed" && result?.cursor !== undefined ? { sync_cursor: result.cursor } : {}),
       ...(status === "error" ? { status: "error", error } : {}),
     });
+    this.deps.metrics?.jobs.inc({ connector: connectorId, status });
     log.info({ status, indexed, deleted: result?.deleted ?? 0 }, `sync job ${status}`);
   }
 
@@ -501,10 +523,16 @@ export class ConnectorService {
           sync: this.deps.config.sync,
           signal: controller.signal,
           onApplied: (batch) => {
+            this.deps.metrics?.documentsIndexed.inc({ connector: connectorId }, batch.indexed);
+            this.deps.metrics?.documentsDeleted.inc({ connector: connectorId }, batch.deleted);
             this.deps.logger.info(
               { connector_id: connectorId, keys: batch.keys, lsn: batch.lsn },
               "changes applied",
             );
+          },
+          onHealth: (health) => {
+            this.deps.metrics?.followLagSeconds.set({ connector: connectorId }, health.lagSeconds);
+            this.deps.metrics?.slotRetainedBytes.set({ connector: connectorId }, health.retainedBytes);
           },
         })
         .catch(async (error: unknown) => {

@@ -82,9 +82,19 @@ it(
       refresh: true,
     });
 
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000);
     const service = spawn(
       process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", "serve", "-c", configPath],
+      [
+        "--import",
+        "tsx",
+        "src/cli/main.ts",
+        "serve",
+        "-c",
+        configPath,
+        "--metrics-port",
+        String(metricsPort),
+      ],
       { env: process.env, stdio: ["ignore", "ignore", "pipe"] },
     );
     let logs = "";
@@ -103,11 +113,22 @@ it(
       expect(job).toMatchObject({ status: "completed", indexed_document_count: 6 });
       const listed = cli("job", "list", connectorId, "-c", configPath);
       expect(listed.stdout).toMatch(new RegExp(`${jobId}.*completed`));
+      const connectorShown = cli("connector", "show", connectorId, "-c", configPath);
+      expect(connectorShown.stdout).toContain('"password": "********"');
+      expect(connectorShown.stdout).not.toContain(stack.pgPassword());
+      expect(cli("index", "list", "-c", configPath).stdout).toMatch(
+        new RegExp(`${indexName}\\s*│\\s*${connectorId}\\s*│\\s*6`),
+      );
       const shown = cli("job", "show", jobId, "-c", configPath);
       expect(shown.stdout).not.toContain(stack.pgPassword());
       expect(
         (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source,
       ).toMatchObject({ status: "connected", last_sync_status: "completed" });
+      // Prometheus metrics: documents indexed for this connector, the job, the process's memory.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toContain(`pgsearch_documents_indexed_total{connector="${connectorId}"} 6`);
+      expect(metrics).toContain(`pgsearch_sync_jobs_total{connector="${connectorId}",status="completed"} 1`);
+      expect(metrics).toMatch(/pgsearch_process_resident_memory_bytes \d+/);
       // ECS JSON logs, no secrets.
       expect(logs).toMatch(/"ecs.version"/);
       expect(logs).not.toContain(stack.pgPassword());
