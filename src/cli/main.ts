@@ -334,9 +334,27 @@ async function runServe(path: string, level: string, metricsPort: string | undef
     const metricsServer = await metrics?.listen(Number(metricsPort));
     if (metricsServer !== undefined)
       logger.info({ port: metricsPort }, `Prometheus metrics on http://127.0.0.1:${metricsPort}/metrics`);
-    const service = new ConnectorService({ config, protocol, client: es.client, logger, metrics });
+    // Elastic's per-connector api_key: that connector's content writes use its own key.
+    const contentClients = new Map<string, Client>();
+    for (const managed of config.connectors) {
+      if (managed.apiKey === undefined) continue;
+      const own = await connectElasticsearch(
+        { ...config.elasticsearch, apiKey: managed.apiKey, username: undefined, password: undefined },
+        controller.signal,
+      );
+      contentClients.set(managed.connectorId, own.client);
+    }
+    const service = new ConnectorService({
+      config,
+      protocol,
+      client: es.client,
+      logger,
+      metrics,
+      contentClient: (id) => contentClients.get(id),
+    });
     await service.run(controller.signal);
     metricsServer?.close();
+    for (const client of contentClients.values()) await client.close();
     await es.client.close();
     return EXIT.ok;
   } catch (error) {

@@ -42,6 +42,11 @@ export interface ServiceDependencies {
   /** Name written as the job's worker_hostname; several services on one host need distinct names. */
   workerName?: string;
   metrics?: Metrics | undefined;
+  /**
+   * Client for a connector's content index when config.yml gives that connector its own
+   * `api_key` (Elastic's per-connector override); `client` otherwise.
+   */
+  contentClient?: ((connectorId: string) => Client | undefined) | undefined;
 }
 
 /**
@@ -375,8 +380,8 @@ export class ConnectorService {
     });
     const engine = new SyncEngine({
       source,
-      client: this.deps.client,
-      state: new ElasticsearchStateStore(this.deps.client),
+      client: this.contentClientFor(job.doc.connector.id),
+      state: new ElasticsearchStateStore(this.contentClientFor(job.doc.connector.id)),
       logger: this.deps.logger,
     });
     const pipeline = await this.existingPipeline(snapshot.pipeline?.name);
@@ -390,6 +395,10 @@ export class ConnectorService {
       onProgress,
       cursor: (snapshot.sync_cursor as SyncCursor | null | undefined) ?? null,
     });
+  }
+
+  private contentClientFor(connectorId: string): Client {
+    return this.deps.contentClient?.(connectorId) ?? this.deps.client;
   }
 
   /** Kibana names a default pipeline that clusters without ingest-common do not have; skip it then. */
@@ -512,7 +521,7 @@ export class ConnectorService {
         advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
       });
       const plan = await source.plan(rules.advanced);
-      const follower = new ChangeFollower(source, this.deps.client, plan, this.deps.logger);
+      const follower = new ChangeFollower(source, this.contentClientFor(connectorId), plan, this.deps.logger);
       const controller = new AbortController();
       const done = follower
         .run({
