@@ -10,6 +10,19 @@ import { connectElasticsearch } from "../sink/es-client.js";
 
 const PLAIN = { head: [], border: [] };
 
+/** Runs `work` with a connection to the cluster of config.yml, closed afterwards. */
+async function withConnection<T>(
+  configPath: string,
+  work: (c: Awaited<ReturnType<typeof open>>) => Promise<T>,
+): Promise<T> {
+  const connection = await open(configPath);
+  try {
+    return await work(connection);
+  } finally {
+    await connection.es.client.close();
+  }
+}
+
 async function open(configPath: string) {
   const config = loadServiceConfig(configPath, { ...process.env });
   const es = await connectElasticsearch(config.elasticsearch);
@@ -47,8 +60,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     )
     .action(async (opts) => {
       await run(async (path) => {
-        const { es, protocol } = await open(path);
-        try {
+        await withConnection(path, async ({ es, protocol }) => {
           if (await protocol.connectorExists(opts.id))
             throw new PgSearchError(`connector ${opts.id} already exists`, { code: "exists" });
           const doc: ConnectorDocument = {
@@ -93,9 +105,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
               `API key ${key.id} created; put this in config.yml connectors[].api_key:\n${key.encoded}\n`,
             );
           }
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
   connector
@@ -103,8 +113,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(
       run(async (path) => {
-        const { es } = await open(path);
-        try {
+        await withConnection(path, async ({ es }) => {
           const result = await es.client.search<ConnectorDocument>({
             index: CONNECTORS_INDEX,
             size: 100,
@@ -126,9 +135,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
             ]);
           }
           process.stdout.write(`${table.toString()}\n`);
-        } finally {
-          await es.client.close();
-        }
+        });
       }),
     );
 
@@ -138,8 +145,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(async (connectorId, opts) => {
       await run(async (path) => {
-        const { es, protocol } = await open(path);
-        try {
+        await withConnection(path, async ({ protocol }) => {
           const found = await protocol.getConnector(connectorId);
           if (found === undefined)
             throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
@@ -153,9 +159,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
           process.stdout.write(
             `${JSON.stringify({ id: connectorId, ...found.doc, configuration }, null, 2)}\n`,
           );
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
 
@@ -166,8 +170,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(
       run(async (path) => {
-        const { es } = await open(path);
-        try {
+        await withConnection(path, async ({ es }) => {
           const connectors = await es.client.search<ConnectorDocument>({
             index: CONNECTORS_INDEX,
             size: 10_000,
@@ -188,9 +191,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
             ]);
           }
           process.stdout.write(`${table.toString()}\n`);
-        } finally {
-          await es.client.close();
-        }
+        });
       }),
     );
 
@@ -202,16 +203,13 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(new Option("--type <type>", "job type").choices(["full", "incremental"]).default("full"))
     .action(async (connectorId, opts) => {
       await run(async (path) => {
-        const { es, protocol } = await open(path);
-        try {
+        await withConnection(path, async ({ protocol }) => {
           const found = await protocol.getConnector(connectorId);
           if (found === undefined)
             throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
           const id = await protocol.createJob(found, opts.type, "on_demand");
           process.stdout.write(`${id}\n`);
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
   job
@@ -220,8 +218,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(async (connectorId, opts) => {
       await run(async (path) => {
-        const { es } = await open(path);
-        try {
+        await withConnection(path, async ({ es }) => {
           const result = await es.client.search<JobDocument>({
             index: JOBS_INDEX,
             size: 100,
@@ -246,9 +243,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
             ]);
           }
           process.stdout.write(`${table.toString()}\n`);
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
   job
@@ -257,8 +252,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(async (jobId, opts) => {
       await run(async (path) => {
-        const { es, protocol } = await open(path);
-        try {
+        await withConnection(path, async ({ protocol }) => {
           const found = await protocol.getJob(jobId);
           if (found === undefined)
             throw new PgSearchError(`job ${jobId} does not exist`, { code: "not_found" });
@@ -268,9 +262,7 @@ export function addManagementCommands(program: Command, report: (error: unknown)
           process.stdout.write(
             `${JSON.stringify({ ...found.doc, connector: connectorSnapshot }, null, 2)}\n`,
           );
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
   job
@@ -279,16 +271,13 @@ export function addManagementCommands(program: Command, report: (error: unknown)
     .addOption(configOption())
     .action(async (jobId, opts) => {
       await run(async (path) => {
-        const { es, protocol } = await open(path);
-        try {
+        await withConnection(path, async ({ protocol }) => {
           await protocol.updateJob(jobId, {
             status: "canceling",
             cancelation_requested_at: new Date().toISOString(),
           });
           process.stdout.write(`cancel requested for ${jobId}\n`);
-        } finally {
-          await es.client.close();
-        }
+        });
       })(opts);
     });
 }
