@@ -256,7 +256,8 @@ function printResult(result: SyncResult, json: boolean): void {
   for (const o of result.oversize.slice(0, 10)) {
     out.write(`over the size limit: ${o.stream} key ${JSON.stringify(o.key)} (${o.bytes} bytes)\n`);
   }
-  if (result.deleteSkippedReason !== undefined) out.write(`${result.deleteSkippedReason}\n`);
+  if (result.deleteSkippedReason !== undefined && result.status !== "completed")
+    out.write(`${result.deleteSkippedReason}\n`);
   if (result.error !== undefined) out.write(`error: ${result.error.message}\n`);
 }
 

@@ -4,6 +4,8 @@ import { ensureIndex } from "./ensure-index.js";
 import { describeEsError } from "./es-client.js";
 
 /** Mapping of the bookkeeping object pgsearch adds to documents (see sync/document.ts). */
+export const META_FIELD = "_pgsearch";
+
 export const META_MAPPING = {
   _pgsearch: {
     properties: {

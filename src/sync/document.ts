@@ -6,8 +6,9 @@ import type { SourceRow } from "../source/reader.js";
 /** Elasticsearch rejects ids over 512 bytes; longer ones are replaced by a hash, as the reference does. */
 export const MAX_ID_BYTES = 512;
 
-/** Field holding pgsearch's bookkeeping in every document it writes. */
-export const META_FIELD = "_pgsearch";
+/** Field holding pgsearch's bookkeeping in every document it writes (mapped in sink/search-index). */
+export { META_FIELD } from "../sink/search-index.js";
+import { META_FIELD } from "../sink/search-index.js";
 
 /** A row turned into what the sink sends. */
 export interface BuiltDocument {
