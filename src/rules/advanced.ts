@@ -1,19 +1,29 @@
+/**
+ * Advanced sync rules of the PostgreSQL connector: a JSON array of `{tables, query, id_columns?}`
+ * (Elastic's `PostgreSQLAdvancedRulesValidator` schema), each query read as a stream of documents.
+ */
 import { loadModule, parse } from "libpg-query";
 import { SyncRuleError } from "../errors.js";
 
-/** One advanced sync rule, as in the reference: `{tables, query, id_columns?}`. */
+/** One advanced sync rule; `index` is its position in the array (errors say `advanced[index]`). */
 export interface AdvancedRule {
   index: number;
   tables: string[];
   query: string;
+  /** `id_columns`: the columns that identify a row, instead of the tables' primary keys. */
   idColumns?: string[];
 }
 
-const ALLOWED_KEYS = new Set(["tables", "query", "id_columns"]);
+const ALLOWED_KEYS = ["tables", "query", "id_columns"];
 
 /**
- * Validates the shape of the advanced rules (an array, or its JSON text; `{}`, `[]`, null or ""
- * mean none), with errors naming the rule: `advanced[1]: "tables" must be ...`.
+ * Validates and normalises advanced rules. Accepts the array itself or its JSON text; `{}`, `[]`,
+ * null, undefined and "" mean no rules (Kibana stores `{}` when there are none).
+ *
+ * Checks, as Elastic's JSON schema does, plus item types: an array of objects; `tables` a
+ * non-empty array of non-empty strings; `query` a non-empty string; `id_columns`, when present, a
+ * non-empty array of non-empty strings; no other property. Throws SyncRuleError naming the rule:
+ * `advanced[1]: "tables" must be a non-empty array of table names`.
  */
 export function parseAdvancedRules(value: unknown): AdvancedRule[] {
   let rules = value;
@@ -26,133 +36,204 @@ export function parseAdvancedRules(value: unknown): AdvancedRule[] {
     }
   }
   if (rules === null || rules === undefined) return [];
-  if (typeof rules === "object" && !Array.isArray(rules) && Object.keys(rules).length === 0) return [];
-  if (!Array.isArray(rules))
+  if (isPlainObject(rules) && Object.keys(rules).length === 0) return [];
+  if (!Array.isArray(rules)) {
     throw new SyncRuleError("advanced", "must be an array of {tables, query, id_columns?} objects");
-  return rules.map((rule: unknown, index) => {
+  }
+  return rules.map((rule: unknown, index): AdvancedRule => {
     const label = `advanced[${index}]`;
-    if (rule === null || typeof rule !== "object" || Array.isArray(rule)) {
-      throw new SyncRuleError(label, 'must be an object with "tables" and "query"');
+    if (!isPlainObject(rule)) throw new SyncRuleError(label, 'must be an object with "tables" and "query"');
+    for (const key of Object.keys(rule)) {
+      if (!ALLOWED_KEYS.includes(key)) {
+        throw new SyncRuleError(label, `unknown property "${key}" (allowed: ${ALLOWED_KEYS.join(", ")})`);
+      }
     }
-    const r = rule as Record<string, unknown>;
-    for (const key of Object.keys(r)) {
-      if (!ALLOWED_KEYS.has(key))
-        throw new SyncRuleError(label, `unknown property "${key}" (allowed: tables, query, id_columns)`);
-    }
-    if (!isStringArray(r.tables))
+    const { tables, query, id_columns: idColumns } = rule;
+    if (!isNameList(tables))
       throw new SyncRuleError(label, '"tables" must be a non-empty array of table names');
-    if (typeof r.query !== "string" || r.query.trim() === "")
+    if (typeof query !== "string" || query.trim() === "") {
       throw new SyncRuleError(label, '"query" must be a non-empty string');
-    if (r.id_columns !== undefined && !isStringArray(r.id_columns)) {
+    }
+    if (idColumns !== undefined && !isNameList(idColumns)) {
       throw new SyncRuleError(label, '"id_columns" must be a non-empty array of column names');
     }
-    return {
-      index,
-      tables: r.tables,
-      query: r.query,
-      ...(r.id_columns === undefined ? {} : { idColumns: r.id_columns }),
-    };
+    return idColumns === undefined
+      ? { index, tables: [...tables], query }
+      : { index, tables: [...tables], query, idColumns: [...idColumns] };
   });
 }
 
-function isStringArray(value: unknown): value is string[] {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isNameList(value: unknown): value is string[] {
   return (
     Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v.trim() !== "")
   );
 }
 
+// ------------------------------------------------------------------------------------------------
+// The query, through PostgreSQL's own parser
+// ------------------------------------------------------------------------------------------------
+
+type ParseTree = Awaited<ReturnType<typeof parse>>;
+
 let parserReady: Promise<void> | undefined;
 
-/**
- * Requires the rule's query to be exactly one plain SELECT, checked with PostgreSQL's own parser:
- * no INSERT/UPDATE/DELETE/MERGE anywhere (data-modifying CTEs included), no SELECT INTO, no
- * FOR UPDATE/SHARE. Function calls cannot be proven harmless by parsing, so queries also run
- * inside a READ ONLY transaction: the second line of defence.
- */
-export async function assertReadOnlyQuery(rule: AdvancedRule): Promise<void> {
-  const label = `advanced[${rule.index}]`;
+/** libpg-query 18 is WebAssembly: the module loads once, asynchronously, before the first parse. */
+async function parseQuery(query: string, label: string): Promise<ParseTree> {
   parserReady ??= loadModule();
   await parserReady;
-  let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
   try {
-    tree = await parse(rule.query);
+    return await parse(query);
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
-    const at = details?.cursorPosition === undefined ? "" : ` at character ${details.cursorPosition + 1}`;
-    throw new SyncRuleError(label, `the query is not valid SQL: ${(error as Error).message}${at}`);
+    const position = details?.cursorPosition;
+    // The parser counts characters from 0; PostgreSQL reports them from 1, as here.
+    const at = position === undefined || position < 0 ? "" : ` (at character ${position + 1})`;
+    throw new SyncRuleError(label, `the query is not valid SQL: ${(error as Error).message}${at}`, {
+      cause: error,
+    });
   }
+}
+
+const LOCK_STRENGTH: Record<string, string> = {
+  LCS_FORKEYSHARE: "FOR KEY SHARE",
+  LCS_FORSHARE: "FOR SHARE",
+  LCS_FORNOKEYUPDATE: "FOR NO KEY UPDATE",
+  LCS_FORUPDATE: "FOR UPDATE",
+};
+
+/**
+ * Requires the rule's query to be exactly one read-only SELECT, judged by PostgreSQL's own parser
+ * (libpg-query): a SELECT, VALUES, TABLE, UNION/INTERSECT/EXCEPT or WITH whose every CTE is itself
+ * a SELECT. Rejected, with SyncRuleError naming `advanced[i]`: syntax errors (the parser's message
+ * and the character position), no statement or several, any other statement (INSERT, UPDATE,
+ * DELETE, MERGE, DDL, EXPLAIN ANALYZE, ...), data-modifying CTEs (`WITH d AS (DELETE ...
+ * RETURNING *) SELECT ...`), `SELECT ... INTO` (creates a table) and locking clauses
+ * (`FOR UPDATE`/`FOR SHARE`, anywhere, subqueries included).
+ *
+ * Parsing cannot prove a query read-only: a function call may write (`SELECT my_func()`,
+ * `nextval(...)`, dblink). The second line of defence is that rule queries run inside a
+ * READ ONLY transaction, where PostgreSQL refuses any write; the third is the connecting role's
+ * privileges.
+ */
+export async function assertReadOnlyQuery(rule: Pick<AdvancedRule, "index" | "query">): Promise<void> {
+  const label = `advanced[${rule.index}]`;
+  const tree = await parseQuery(rule.query, label);
   const statements = tree.stmts ?? [];
   if (statements.length !== 1) {
     throw new SyncRuleError(
       label,
-      `the query must be exactly one SELECT statement, found ${statements.length} statements`,
+      statements.length === 0
+        ? "the query must be one SELECT statement, found no statement"
+        : `the query must be exactly one SELECT statement, found ${statements.length} statements`,
     );
   }
-  const statement = statements[0]?.stmt ?? {};
+  const statement = (statements[0]?.stmt ?? {}) as Record<string, unknown>;
   const kind = Object.keys(statement)[0];
   if (kind !== "SelectStmt")
-    throw new SyncRuleError(label, `the query must be a SELECT, found ${describe(kind)}`);
-  const problem = findWrite(statement);
-  if (problem !== undefined)
-    throw new SyncRuleError(label, `the query must be read-only: it contains ${problem}`);
+    throw new SyncRuleError(label, `the query must be a SELECT, found ${describeStatement(kind)}`);
+  const problem = findNonReadOnly(statement);
+  if (problem !== undefined) throw new SyncRuleError(label, `the query must be read-only: ${problem}`);
 }
 
-const WRITES: Record<string, string> = {
-  InsertStmt: "an INSERT",
-  UpdateStmt: "an UPDATE",
-  DeleteStmt: "a DELETE",
-  MergeStmt: "a MERGE",
-};
-
-function findWrite(node: unknown): string | undefined {
+/** What makes a parsed SELECT not read-only, or undefined. Walks the whole tree. */
+function findNonReadOnly(node: unknown): string | undefined {
   if (Array.isArray(node)) {
     for (const item of node) {
-      const found = findWrite(item);
+      const found = findNonReadOnly(item);
       if (found !== undefined) return found;
     }
     return undefined;
   }
-  if (node === null || typeof node !== "object") return undefined;
+  if (!isPlainObject(node)) return undefined;
   for (const [key, value] of Object.entries(node)) {
-    if (key in WRITES) return `${WRITES[key] ?? key} (data-modifying statement)`;
-    if (key === "intoClause") return "SELECT ... INTO (creates a table)";
-    if (key === "lockingClause") return "FOR UPDATE/SHARE (locks rows)";
-    const found = findWrite(value);
+    if (key === "CommonTableExpr" && isPlainObject(value) && isPlainObject(value.ctequery)) {
+      const inner = Object.keys(value.ctequery)[0];
+      if (inner !== "SelectStmt") {
+        return `WITH ${String(value.ctename)} is a data-modifying ${statementWords(inner)} statement (every CTE must be a SELECT)`;
+      }
+    }
+    if (key.endsWith("Stmt") && key !== "SelectStmt") return `it contains ${describeStatement(key)}`;
+    if (key === "intoClause") return "SELECT ... INTO creates a table";
+    if (key === "lockingClause") {
+      const strength = findStrength(value);
+      return `${strength ?? "FOR UPDATE/SHARE"} locks rows`;
+    }
+    const found = findNonReadOnly(value);
     if (found !== undefined) return found;
   }
   return undefined;
 }
 
-function describe(kind: string | undefined): string {
-  if (kind === undefined) return "nothing";
-  return kind
+function findStrength(lockingClause: unknown): string | undefined {
+  if (!Array.isArray(lockingClause)) return undefined;
+  const first: unknown = lockingClause[0];
+  if (!isPlainObject(first) || !isPlainObject(first.LockingClause)) return undefined;
+  const strength = first.LockingClause.strength;
+  return typeof strength === "string" ? LOCK_STRENGTH[strength] : undefined;
+}
+
+/** "CreateTableAsStmt" → "CREATE TABLE AS". */
+function statementWords(kind: string | undefined): string {
+  return (kind ?? "")
     .replace(/Stmt$/, "")
     .replace(/([a-z])([A-Z])/g, "$1 $2")
     .toUpperCase();
 }
 
-/** Tables a query reads (RangeVar nodes), without CTE names. */
-export async function referencedTables(query: string): Promise<{ schema?: string; name: string }[]> {
-  parserReady ??= loadModule();
-  await parserReady;
-  const tree = await parse(query);
-  const ctes = new Set<string>();
-  const found: { schema?: string; name: string }[] = [];
-  const walk = (node: unknown): void => {
+/** "InsertStmt" → "an INSERT statement", "DropStmt" → "a DROP statement". */
+function describeStatement(kind: string | undefined): string {
+  if (kind === undefined) return "nothing";
+  const words = statementWords(kind);
+  return `${/^[AEIOU]/.test(words) ? "an" : "a"} ${words} statement`;
+}
+
+/**
+ * The tables and views a query reads: its RangeVar nodes, in order of appearance, without
+ * duplicates and without references to the query's own CTEs (scoped as PostgreSQL scopes them:
+ * a non-recursive CTE is visible to later CTEs and the main query, a recursive one also to
+ * itself; a schema-qualified name is never a CTE). Throws SyncRuleError on a syntax error.
+ */
+export async function referencedTables(
+  query: string,
+  label = "advanced",
+): Promise<{ schema?: string; name: string }[]> {
+  const tree = await parseQuery(query, label);
+  const found = new Map<string, { schema?: string; name: string }>();
+  const walk = (node: unknown, ctes: ReadonlySet<string>): void => {
     if (Array.isArray(node)) {
-      node.forEach(walk);
+      for (const item of node) walk(item, ctes);
       return;
     }
-    if (node === null || typeof node !== "object") return;
+    if (!isPlainObject(node)) return;
+    let scope = ctes;
+    const withClause = node.withClause;
+    if (isPlainObject(withClause) && Array.isArray(withClause.ctes)) {
+      const defs = withClause.ctes.flatMap((c: unknown) =>
+        isPlainObject(c) && isPlainObject(c.CommonTableExpr) ? [c.CommonTableExpr] : [],
+      );
+      const names = defs.map((d) => String(d.ctename));
+      const recursive = withClause.recursive === true;
+      defs.forEach((def, i) => {
+        walk(def.ctequery, new Set([...ctes, ...(recursive ? names : names.slice(0, i))]));
+      });
+      scope = new Set([...ctes, ...names]);
+    }
     for (const [key, value] of Object.entries(node)) {
-      if (key === "CommonTableExpr") ctes.add(String((value as { ctename?: string }).ctename));
-      if (key === "RangeVar") {
-        const v = value as { schemaname?: string; relname: string };
-        found.push({ ...(v.schemaname === undefined ? {} : { schema: v.schemaname }), name: v.relname });
+      if (key === "withClause") continue;
+      if (key === "RangeVar" && isPlainObject(value) && typeof value.relname === "string") {
+        const schema = typeof value.schemaname === "string" ? value.schemaname : undefined;
+        if (schema === undefined && scope.has(value.relname)) continue;
+        const table = schema === undefined ? { name: value.relname } : { schema, name: value.relname };
+        found.set(JSON.stringify([schema ?? null, value.relname]), table);
+        continue;
       }
-      walk(value);
+      walk(value, scope);
     }
   };
-  walk(tree);
-  return found.filter((t) => t.schema !== undefined || !ctes.has(t.name));
+  walk(tree.stmts ?? [], new Set());
+  return [...found.values()];
 }

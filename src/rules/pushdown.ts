@@ -1,4 +1,10 @@
-import type { BasicRule } from "./basic.js";
+/**
+ * The pushdown as the sync engine calls it today: all rules or nothing, columns described by
+ * the catalog, placeholders numbered by the reader. A thin adapter over
+ * compileBasicRulesPushdown (basic.ts), which holds the translation and its proof of exactness;
+ * new callers should use pushDownBasicRules from basic.ts, which also pushes a prefix.
+ */
+import { compileBasicRulesPushdown, type BasicRule, type BasicRuleSqlColumn } from "./basic.js";
 
 /** What a stream tells the pushdown about its columns. */
 export interface PushdownColumn {
@@ -6,7 +12,10 @@ export interface PushdownColumn {
   field: string;
   /** SQL expression of the column in the stream's SELECT. */
   ref: string;
+  /** pg_type.typname (of the element type for arrays). */
   typeName: string;
+  /** pg_type.typtype: "e" for enums. */
+  typeKind?: string;
   isArray: boolean;
 }
 
@@ -16,56 +25,29 @@ export interface PushedFilter {
   render(param: (value: unknown) => string): string;
 }
 
-const TEXT_TYPES = new Set(["text", "varchar"]);
+/** Types whose document value is their `::text` output as a JSON string (not char(n): padding). */
+const TEXT_TYPES = new Set(["text", "varchar", "name", "citext"]);
+/** Types row_to_json renders as JSON numbers (or "NaN"/"Infinity" strings). */
 const NUMBER_TYPES = new Set(["int2", "int4", "int8", "float4", "float8", "numeric"]);
 
-/**
- * Translates basic rules into a SQL condition when — and only when — every rule translates
- * exactly: string operators on text/varchar columns (the document value is the column's text),
- * `<` `>` `equals` on numeric columns (compared as double precision, as the in-memory engine
- * compares JSON numbers). First match wins becomes a CASE; a NULL value matches no rule, as a
- * missing field does in memory. Regex rules never translate (Python's `re` and PostgreSQL's
- * regular expressions differ), and then nothing is pushed: the rules run in memory instead.
- */
-export function pushDownBasicRules(rules: BasicRule[], columns: PushdownColumn[]): PushedFilter | undefined {
-  if (rules.length === 0) return undefined;
-  const byField = new Map(columns.map((c) => [c.field, c]));
-  const ordered = [...rules].sort((a, b) => a.order - b.order);
-  const branches: ((param: (value: unknown) => string) => string)[] = [];
-  for (const rule of ordered) {
-    const column = byField.get(rule.field);
-    if (column === undefined || column.isArray) return undefined;
-    const condition = translate(rule, column);
-    if (condition === undefined) return undefined;
-    const include = rule.policy === "include" ? "true" : "false";
-    branches.push((param) => `WHEN ${column.ref} IS NOT NULL AND (${condition(param)}) THEN ${include}`);
-  }
-  return { render: (param) => `(CASE ${branches.map((b) => b(param)).join(" ")} ELSE true END)` };
+export function columnKind(
+  column: Pick<PushdownColumn, "typeName" | "typeKind" | "isArray">,
+): BasicRuleSqlColumn["type"] {
+  if (column.isArray) return "other";
+  if (TEXT_TYPES.has(column.typeName) || column.typeKind === "e") return "text";
+  if (NUMBER_TYPES.has(column.typeName)) return "number";
+  return "other";
 }
 
-function translate(
-  rule: BasicRule,
-  column: PushdownColumn,
-): ((param: (value: unknown) => string) => string) | undefined {
-  const ref = column.ref;
-  if (TEXT_TYPES.has(column.typeName)) {
-    switch (rule.rule) {
-      case "equals":
-        return (p) => `${ref}::text = ${p(rule.value)}::text`;
-      case "starts_with":
-        return (p) => `left(${ref}::text, length(${p(rule.value)}::text)) = ${p(rule.value)}::text`;
-      case "ends_with":
-        return (p) => `right(${ref}::text, length(${p(rule.value)}::text)) = ${p(rule.value)}::text`;
-      case "contains":
-        return (p) => `strpos(${ref}::text, ${p(rule.value)}::text) > 0`;
-      default:
-        return undefined;
-    }
-  }
-  if (NUMBER_TYPES.has(column.typeName) && Number.isFinite(Number(rule.value)) && rule.value.trim() !== "") {
-    const op = rule.rule === "equals" ? "=" : rule.rule === "<" ? "<" : rule.rule === ">" ? ">" : undefined;
-    if (op === undefined) return undefined;
-    return (p) => `${ref}::float8 ${op} ${p(Number(rule.value))}::float8`;
-  }
-  return undefined;
+/**
+ * A filter when every rule translates exactly (then the rules need not run in memory), else
+ * undefined (then they all run in memory).
+ */
+export function pushDownBasicRules(rules: BasicRule[], columns: PushdownColumn[]): PushedFilter | undefined {
+  const sqlColumns = columns.map((c) => ({ field: c.field, sql: c.ref, type: columnKind(c) }));
+  const dryRun = compileBasicRulesPushdown(rules, sqlColumns, () => "NULL");
+  if (dryRun.where === null || dryRun.residual.length > 0) return undefined;
+  return {
+    render: (param) => compileBasicRulesPushdown(rules, sqlColumns, param).where ?? "TRUE",
+  };
 }

@@ -419,7 +419,7 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
       errors: [
         {
           ids: ["advanced_snippet"],
-          messages: [expect.stringMatching(/advanced\[0\].*SELECT, found DELETE/) as unknown],
+          messages: [expect.stringMatching(/advanced\[0\].*SELECT, found a DELETE statement/) as unknown],
         },
       ],
     });
