@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { PostgresConfig } from "../config/postgres-config.js";
 import type { SourceStream } from "../source/plan.js";
 import type { SourceRow } from "../source/reader.js";
+import { pythonKeyText } from "./compat-id.js";
 
 /** Elasticsearch rejects ids over 512 bytes; longer ones are replaced by a hash, as the reference does. */
 export const MAX_ID_BYTES = 512;
@@ -48,15 +49,27 @@ export class DocumentBuilder {
     this.idPrefix = this.compat
       ? `${config.database}_${stream.schema}_${[...stream.tables].sort().join("_")}_`
       : `${stream.id}:`;
+    this.keyTypeNames = stream.keyIndexes.map((i) => {
+      const column = stream.columns[i];
+      return column === undefined || column.isArray ? "text" : column.typeName;
+    });
   }
   private readonly idPrefix: string;
+  /** Per key column: the type whose Python str() the compat id reproduces. */
+  private readonly keyTypeNames: string[];
 
   id(key: (string | null)[]): string {
-    const raw = this.compat
-      ? this.idPrefix + key.filter((part) => part !== null).join("_")
-      : this.idPrefix + JSON.stringify(key);
+    const raw = this.compat ? this.idPrefix + this.compatKeyText(key) : this.idPrefix + JSON.stringify(key);
     if (Buffer.byteLength(raw) <= MAX_ID_BYTES) return raw;
     return createHash("md5").update(raw).digest("hex");
+  }
+
+  private compatKeyText(key: (string | null)[]): string {
+    const parts: string[] = [];
+    key.forEach((part, i) => {
+      if (part !== null) parts.push(pythonKeyText(this.keyTypeNames[i] ?? "text", part));
+    });
+    return parts.join("_");
   }
 
   build(row: SourceRow): BuiltDocument {
