@@ -454,12 +454,16 @@ export class ConnectorService {
   private readonly followers = new Map<
     string,
     {
-      phase: "syncing" | "following";
+      /** syncing: the initial full sync runs; retrying: the stream failed and waits for retryAt. */
+      phase: "syncing" | "following" | "retrying";
       /** Kept to drop the slot after the connector document is gone. */
       config: ReturnType<typeof resolvePostgresConfig>;
       jobId?: string;
       controller?: AbortController;
       done?: Promise<void>;
+      /** Stream failures in a row; reset when a batch is applied. */
+      failures: number;
+      retryAt?: number;
     }
   >();
 
@@ -505,7 +509,7 @@ export class ConnectorService {
         await admin.end();
       }
       const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
-      this.followers.set(connectorId, { phase: "syncing", config, jobId });
+      this.followers.set(connectorId, { phase: "syncing", config, jobId, failures: 0 });
       this.deps.logger.info(
         { connector_id: connectorId, slot, job_id: jobId },
         "follow_changes: slot ready, initial full sync queued",
@@ -515,46 +519,101 @@ export class ConnectorService {
     if (state.phase === "syncing" && state.jobId !== undefined) {
       const job = await this.deps.protocol.getJob(state.jobId);
       if (job?.doc.status !== "completed") return;
-      const source = new PostgresSource(config, connectionFactory(config));
-      const rules = await prepareRules({
-        basic: connector.doc.filtering?.[0]?.active.rules ?? [],
-        advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
-      });
-      const plan = await source.plan(rules.advanced);
-      const follower = new ChangeFollower(source, this.contentClientFor(connectorId), plan, this.deps.logger);
-      const controller = new AbortController();
-      const done = follower
-        .run({
-          indexName: connector.doc.index_name ?? "",
-          slotName: slot,
-          publication: slot,
-          basicRules: rules.basic,
-          sync: this.deps.config.sync,
-          signal: controller.signal,
-          onApplied: (batch) => {
-            this.deps.metrics?.documentsIndexed.inc({ connector: connectorId }, batch.indexed);
-            this.deps.metrics?.documentsDeleted.inc({ connector: connectorId }, batch.deleted);
-            this.deps.logger.info(
-              { connector_id: connectorId, keys: batch.keys, lsn: batch.lsn },
-              "changes applied",
-            );
-          },
-          onHealth: (health) => {
-            this.deps.metrics?.followLagSeconds.set({ connector: connectorId }, health.lagSeconds);
-            this.deps.metrics?.slotRetainedBytes.set({ connector: connectorId }, health.retainedBytes);
-          },
-        })
-        .catch(async (error: unknown) => {
-          this.deps.logger.error({ connector_id: connectorId, err: error }, "following changes failed");
-          await this.deps.protocol.updateConnector(connectorId, {
-            status: "error",
-            error: `following changes failed: ${(error as Error).message}`,
-          });
-          this.followers.delete(connectorId);
-        });
-      this.followers.set(connectorId, { phase: "following", config, controller, done });
-      this.deps.logger.info({ connector_id: connectorId, slot }, "following changes");
+      await this.startFollowing(connectorId, connector, config, 0);
+      return;
     }
+    if (state.phase === "retrying" && Date.now() >= (state.retryAt ?? 0)) {
+      // The slot kept every change since the last acknowledged batch, so streaming resumes
+      // without a full sync, unless the slot itself is gone.
+      const source = new PostgresSource(config, connectionFactory(config));
+      const follower = new ChangeFollower(
+        source,
+        this.deps.client,
+        await source.plan(await this.advancedRulesOf(connector)),
+        this.deps.logger,
+      );
+      const admin = await connectionFactory(config).connect();
+      let slotState: "created" | "exists";
+      try {
+        slotState = await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
+      } finally {
+        await admin.end();
+      }
+      if (slotState === "created") {
+        const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
+        this.followers.set(connectorId, { phase: "syncing", config, jobId, failures: state.failures });
+        this.deps.logger.warn(
+          { connector_id: connectorId, slot, job_id: jobId },
+          "follow_changes: the replication slot was gone; recreated it and queued a full sync",
+        );
+        return;
+      }
+      await this.startFollowing(connectorId, connector, config, state.failures);
+    }
+  }
+
+  /** Streams the slot's changes; a failure schedules a retry with exponential backoff. */
+  private async startFollowing(
+    connectorId: string,
+    connector: Versioned<ConnectorDocument>,
+    config: ReturnType<typeof resolvePostgresConfig>,
+    failures: number,
+  ): Promise<void> {
+    const slot = slotNameFor(connectorId);
+    const source = new PostgresSource(config, connectionFactory(config));
+    const rules = await prepareRules({
+      basic: connector.doc.filtering?.[0]?.active.rules ?? [],
+      advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
+    });
+    const plan = await source.plan(rules.advanced);
+    const follower = new ChangeFollower(source, this.contentClientFor(connectorId), plan, this.deps.logger);
+    const controller = new AbortController();
+    const entry = { phase: "following" as const, config, controller, failures, done: Promise.resolve() };
+    entry.done = follower
+      .run({
+        indexName: connector.doc.index_name ?? "",
+        slotName: slot,
+        publication: slot,
+        basicRules: rules.basic,
+        sync: this.deps.config.sync,
+        signal: controller.signal,
+        onApplied: (batch) => {
+          entry.failures = 0;
+          this.deps.metrics?.documentsIndexed.inc({ connector: connectorId }, batch.indexed);
+          this.deps.metrics?.documentsDeleted.inc({ connector: connectorId }, batch.deleted);
+          this.deps.logger.info(
+            { connector_id: connectorId, keys: batch.keys, lsn: batch.lsn },
+            "changes applied",
+          );
+        },
+        onHealth: (health) => {
+          this.deps.metrics?.followLagSeconds.set({ connector: connectorId }, health.lagSeconds);
+          this.deps.metrics?.slotRetainedBytes.set({ connector: connectorId }, health.retainedBytes);
+        },
+      })
+      .catch(async (error: unknown) => {
+        if (controller.signal.aborted) return;
+        const attempt = entry.failures + 1;
+        const delayMs = followRetryDelayMs(attempt);
+        this.deps.logger.error(
+          { connector_id: connectorId, err: error, attempt, retry_in_ms: delayMs },
+          "following changes failed; retrying",
+        );
+        this.followers.set(connectorId, {
+          phase: "retrying",
+          config,
+          failures: attempt,
+          retryAt: Date.now() + delayMs,
+        });
+        await this.deps.protocol
+          .updateConnector(connectorId, {
+            status: "error",
+            error: `following changes failed (attempt ${String(attempt)}, retrying in ${String(Math.round(delayMs / 1000))} s): ${(error as Error).message}`,
+          })
+          .catch(() => undefined);
+      });
+    this.followers.set(connectorId, entry);
+    this.deps.logger.info({ connector_id: connectorId, slot }, "following changes");
   }
 
   private async advancedRulesOf(connector: Versioned<ConnectorDocument>) {
@@ -588,6 +647,12 @@ export class ConnectorService {
   isFollowing(connectorId: string): boolean {
     return this.followers.get(connectorId)?.phase === "following";
   }
+}
+
+/** 5 s, 10 s, 20 s ... capped at 5 minutes, with up to 20% jitter so instances spread out. */
+export function followRetryDelayMs(attempt: number): number {
+  const base = Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 300_000);
+  return Math.round(base * (1 + Math.random() * 0.2));
 }
 
 /** Replication slot (and publication) of a connector: letters, digits and underscores only. */

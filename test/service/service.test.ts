@@ -108,6 +108,15 @@ async function job(id: string): Promise<JobDocument> {
   return found.doc;
 }
 
+async function jobCount(connectorId: string): Promise<number> {
+  await es.indices.refresh({ index: ".elastic-connectors-sync-jobs*", ignore_unavailable: true });
+  const result = await es.count({
+    index: ".elastic-connectors-sync-jobs*",
+    query: { term: { "connector.id": connectorId } },
+  });
+  return result.count;
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -455,6 +464,33 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
         );
         return found.found ? true : undefined;
       });
+      // The stream breaks (walsender killed): the service retries with backoff and resumes from
+      // the slot, without a new full sync; a delete made while it was down still arrives.
+      const jobsBefore = await jobCount(id);
+      await admin.query(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1",
+        [slot],
+      );
+      await until("the follower to notice", async () => (svc.isFollowing(id) ? undefined : true));
+      await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 77`);
+      const resumedAfter = Date.now();
+      await until(
+        "the follower to resume",
+        async () => {
+          await svc.tick();
+          return svc.isFollowing(id) ? true : undefined;
+        },
+        20_000,
+      );
+      console.log(`follower resumed ${String(Date.now() - resumedAfter)} ms after the stream broke`);
+      await until("the delete made while down", async () => {
+        const found = await es.get(
+          { index, id: `${stack.pgDatabase()}_${schema}_employee_77` },
+          { ignore: [404] },
+        );
+        return found.found ? undefined : true;
+      });
+      expect(await jobCount(id)).toBe(jobsBefore);
     } finally {
       await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 77`);
     }
