@@ -28,6 +28,12 @@ export class Metrics {
     labelNames: ["connector"],
     registers: [this.registry],
   });
+  readonly bulkQueueBytes = new Gauge({
+    name: "pgsearch_bulk_queue_bytes",
+    help: "NDJSON bytes read from PostgreSQL and not yet settled by Elasticsearch (memory held by the sink)",
+    labelNames: ["connector"],
+    registers: [this.registry],
+  });
   readonly jobs = new Counter({
     name: "pgsearch_sync_jobs_total",
     help: "Finished sync jobs by status",

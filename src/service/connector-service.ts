@@ -273,6 +273,7 @@ export class ConnectorService {
       m.documentsDeleted.inc(labels, Math.max(0, now.deleted - reported.deleted));
       m.documentFailures.inc(labels, Math.max(0, now.failed - reported.failed));
       m.bytesSent.inc(labels, Math.max(0, now.bytes - reported.bytes));
+      m.bulkQueueBytes.set(labels, p.bulk.queuedBytes);
       reported = now;
     };
     const report = async (): Promise<void> => {

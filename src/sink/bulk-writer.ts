@@ -63,6 +63,8 @@ export interface BulkStats {
   failed: number;
   /** Bytes of NDJSON sent, retries included. */
   bytesSent: number;
+  /** Bytes accepted by add() and not yet settled by Elasticsearch (batch, in flight, retries). */
+  queuedBytes: number;
   requests: number;
   retries: number;
 }
@@ -77,6 +79,7 @@ export const DEFAULT_ERROR_BUDGET: ErrorBudget = {
 interface Pending<Tag> {
   item: BulkItem<Tag>;
   line: string;
+  bytes: number;
   attempt: number;
 }
 
@@ -95,6 +98,7 @@ export class BulkWriter<Tag = unknown> {
     notFound: 0,
     failed: 0,
     bytesSent: 0,
+    queuedBytes: 0,
     requests: 0,
     retries: 0,
   };
@@ -135,11 +139,13 @@ export class BulkWriter<Tag = unknown> {
     if (this.nextRetryAt <= Date.now()) await this.takeDueRetries();
     const meta = `{"${item.action}":{"_id":${JSON.stringify(item.id)}}}\n`;
     const line = item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta;
-    await this.append({ item, line, attempt: 0 });
+    const bytes = Buffer.byteLength(line);
+    this.stats.queuedBytes += bytes;
+    await this.append({ item, line, bytes, attempt: 0 });
   }
 
   private async append(pending: Pending<Tag>): Promise<void> {
-    const bytes = Buffer.byteLength(pending.line);
+    const bytes = pending.bytes;
     if (this.batch.length > 0 && this.batchBytes + bytes > this.options.maxBytes) await this.dispatch();
     this.batch.push(pending);
     this.batchBytes += bytes;
@@ -212,7 +218,13 @@ export class BulkWriter<Tag = unknown> {
    * later batch, so one unlucky batch never holds a request slot while it sleeps.
    */
   private async send(batch: Pending<Tag>[]): Promise<void> {
-    const retry = await this.sendOnce(batch);
+    let retry: Pending<Tag>[] = [];
+    try {
+      retry = await this.sendOnce(batch);
+    } finally {
+      // Retried items stay queued; everything else is settled (or the sync is over).
+      this.stats.queuedBytes -= sumBytes(batch) - sumBytes(retry);
+    }
     if (retry.length === 0) return;
     const now = Date.now();
     let maxDelay = 0;
@@ -363,4 +375,10 @@ interface BulkItemResult {
 interface BulkResponse {
   errors?: boolean;
   items?: Record<string, BulkItemResult>[];
+}
+
+function sumBytes(items: readonly { bytes: number }[]): number {
+  let total = 0;
+  for (const item of items) total += item.bytes;
+  return total;
 }

@@ -129,6 +129,7 @@ it(
       expect(metrics).toContain(`pgsearch_documents_indexed_total{connector="${connectorId}"} 6`);
       expect(metrics).toContain(`pgsearch_sync_jobs_total{connector="${connectorId}",status="completed"} 1`);
       expect(metrics).toMatch(/pgsearch_process_resident_memory_bytes \d+/);
+      expect(metrics).toContain(`pgsearch_bulk_queue_bytes{connector="${connectorId}"} 0`);
       // ECS JSON logs, no secrets.
       expect(logs).toMatch(/"ecs.version"/);
       expect(logs).not.toContain(stack.pgPassword());

@@ -471,7 +471,7 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
         "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1",
         [slot],
       );
-      await until("the follower to notice", async () => (svc.isFollowing(id) ? undefined : true));
+      await until("the follower to notice", () => Promise.resolve(svc.isFollowing(id) ? undefined : true));
       await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 77`);
       const resumedAfter = Date.now();
       await until(

@@ -61,13 +61,20 @@ describe("resilience", () => {
       const proxy = await startFaultProxy(stack.esUrl(), { requestRejectRate: 0.2, itemRejectRate: 0.3 });
       const proxied = (await connectElasticsearch({ host: proxy.url, requestTimeoutMs: 60_000 })).client;
       const index = `${indexPrefix}-429`;
+      let peakQueuedBytes = 0;
       try {
         const result = await runTestSync({
           index,
           source: sourceConfig({ schema, tables: "storm" }),
           es: proxied,
           sync: { bulkMaxDocs: 500 },
+          request: {
+            onProgress: (p) => (peakQueuedBytes = Math.max(peakQueuedBytes, p.bulk.queuedBytes)),
+          },
         });
+        // The queue gauge saw the backlog and ends empty.
+        expect(peakQueuedBytes).toBeGreaterThan(0);
+        expect(result.bulk.queuedBytes).toBe(0);
         expect(proxy.stats.itemsRejected).toBeGreaterThan(STORM_ROWS / 5);
         expect(proxy.stats.requestsRejected).toBeGreaterThan(5);
         expect(result.status).toBe("completed");
