@@ -9,6 +9,7 @@ import { clientConfig, connectionFactory, type PgClient } from "../source/connec
 import type { SourcePlan, SourceStream, StreamPart } from "../source/plan.js";
 import { partTerm } from "../source/reader.js";
 import type { PostgresSource } from "../source/postgres-source.js";
+import type { SyncSnapshot } from "../source/snapshot.js";
 import { quoteIdent, quoteLiteral } from "../source/sql.js";
 import type { SyncOptions } from "../config/app-config.js";
 import type { Client } from "@elastic/elasticsearch";
@@ -81,6 +82,8 @@ export class ChangeFollower {
   /** Changed keys of tables read by advanced rules: the rule is re-evaluated for them. */
   private pendingParts = new Map<string, PendingPart>();
   private pendingTruncates = new Set<string>();
+  /** Advanced-rule streams to read again whole (a table they read was truncated). */
+  private pendingRereads = new Set<string>();
   private lastCommitLsn: string | undefined;
   private lastCommitTime: number | undefined;
   private firstPendingAt: number | undefined;
@@ -236,14 +239,11 @@ export class ChangeFollower {
         for (const relation of message.relations) {
           const stream = this.byRelation.get(`${relation.schema}.${relation.name}`);
           if (stream !== undefined) this.pendingTruncates.add(stream.id);
+          // A rule reading the table may lose (or, with NOT EXISTS, gain) any of its rows.
           for (const { stream: queryStream } of this.partsByRelation.get(
             `${relation.schema}.${relation.name}`,
-          ) ?? []) {
-            this.logger.warn(
-              { table: `${relation.schema}.${relation.name}`, rule: queryStream.id },
-              `TRUNCATE of ${relation.schema}.${relation.name} is not followed for ${queryStream.id}: run a full sync`,
-            );
-          }
+          ) ?? [])
+            this.pendingRereads.add(queryStream.id);
         }
         this.firstPendingAt ??= Date.now();
         return;
@@ -279,7 +279,10 @@ export class ChangeFollower {
     const lsn = this.lastCommitLsn;
     if (
       lsn === undefined ||
-      (this.pending.size === 0 && this.pendingParts.size === 0 && this.pendingTruncates.size === 0)
+      (this.pending.size === 0 &&
+        this.pendingParts.size === 0 &&
+        this.pendingTruncates.size === 0 &&
+        this.pendingRereads.size === 0)
     )
       return;
     // Only whole transactions are applied: changes after the last commit stay pending.
@@ -287,6 +290,8 @@ export class ChangeFollower {
     const partChanges = [...this.pendingParts.values()];
     this.pendingParts = new Map();
     const truncates = [...this.pendingTruncates];
+    const rereads = this.plan.streams.filter((s) => this.pendingRereads.has(s.id));
+    this.pendingRereads = new Set();
     const commitTime = this.lastCommitTime;
     this.pending = new Map();
     this.pendingTruncates = new Set();
@@ -308,6 +313,11 @@ export class ChangeFollower {
     try {
       for (const streamId of truncates)
         deleted += await this.deleteAll(streamId, options.indexName, writer, options.signal);
+      for (const stream of rereads) {
+        const counts = await this.reread(stream, reader, client, writer, options);
+        indexed += counts.indexed;
+        deleted += counts.deleted;
+      }
       const byStream = new Map<SourceStream, (string | null)[][]>();
       for (const change of changes) {
         if (truncates.includes(change.stream.id)) continue;
@@ -518,6 +528,67 @@ export class ChangeFollower {
     }
   }
 
+  /**
+   * After a TRUNCATE of a table an advanced rule reads: the rule's whole result is indexed
+   * again, and its documents whose keys the rule no longer yields go (checked a page of keys at
+   * a time, so memory stays bounded whatever the rule's size).
+   */
+  private async reread(
+    stream: SourceStream,
+    snapshot: SyncSnapshot,
+    client: PgClient,
+    writer: BulkWriter,
+    options: FollowOptions,
+  ): Promise<{ indexed: number; deleted: number }> {
+    const builder = new DocumentBuilder(stream, this.source.config, JSON.stringify(new Date().toISOString()));
+    let indexed = 0;
+    let deleted = 0;
+    for await (const batch of this.source.read(snapshot, stream, this.plan.server, {
+      batchRows: options.sync.batchRows,
+      signal: options.signal,
+    })) {
+      for (const row of batch) {
+        const doc = builder.build(row);
+        if (
+          doc.bytes <= this.source.config.maxDocumentBytes &&
+          (options.basicRules.isMatchAll ||
+            options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>))
+        ) {
+          await writer.add({ action: "index", id: doc.id, source: doc.source });
+          indexed++;
+        } else {
+          await writer.add({ action: "delete", id: doc.id });
+          deleted++;
+        }
+      }
+    }
+    const index = new SearchIndex(this.client, options.indexName);
+    for await (const page of index.scan({
+      query: { term: { [`${META_FIELD}.source`]: stream.id } },
+      fields: [`${META_FIELD}.key`],
+      pageSize: 1000,
+      signal: options.signal,
+    })) {
+      const docs = page.flatMap((hit) => {
+        const key = parseKeyField(hit.fields[`${META_FIELD}.key`]?.[0]);
+        return key === undefined ? [] : [{ id: hit.id, key }];
+      });
+      const found = await this.source.existing(
+        client,
+        stream,
+        this.plan.server,
+        docs.map((d) => d.key),
+        options.signal,
+      );
+      for (const doc of docs) {
+        if (found.has(JSON.stringify(doc.key))) continue;
+        await writer.add({ action: "delete", id: doc.id });
+        deleted++;
+      }
+    }
+    return { indexed, deleted };
+  }
+
   /** After a TRUNCATE: every document of the stream goes. */
   private async deleteAll(
     streamId: string,
@@ -544,6 +615,13 @@ export class ChangeFollower {
 
 function byRelationKey(map: Map<string, SourceStream>, stream: SourceStream): void {
   map.set(`${stream.schema}.${stream.tables[0] ?? ""}`, stream);
+}
+
+/** The `_pgsearch.key` doc value: JSON text of the key's parts. */
+function parseKeyField(value: unknown): (string | null)[] | undefined {
+  if (typeof value !== "string") return undefined;
+  const key = JSON.parse(value) as unknown;
+  return Array.isArray(key) ? (key as (string | null)[]) : undefined;
 }
 
 /** Key values as PostgreSQL text, from the values pgoutput's parser produced. */

@@ -263,7 +263,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     }
   }, 60_000);
 
-  it("advanced rules with a JOIN are re-evaluated for the changed keys of either table", async () => {
+  it("advanced rules with a JOIN are re-evaluated for the changed keys of either table, and read again after a TRUNCATE", async () => {
     await admin.query(`
       CREATE TABLE "${schema}".employee (emp_id int PRIMARY KEY, name text);
       CREATE TABLE "${schema}".customer (c_id int PRIMARY KEY, name text);
@@ -319,6 +319,14 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await admin.query(`DELETE FROM "${schema}".customer WHERE c_id = 3`);
       await until(async () => !(await ids()).includes(id(3, 3)));
       expect(await ids()).toEqual([id(10, 10)]);
+      // TRUNCATE of one side: the rule is read again whole, and its documents go.
+      await admin.query(`INSERT INTO "${schema}".customer VALUES (14, 'Elm')`);
+      await until(async () => (await ids()).includes(id(14, 14)));
+      await admin.query(`TRUNCATE "${schema}".customer`);
+      await until(async () => (await ids()).length === 0);
+      await admin.query(`INSERT INTO "${schema}".customer VALUES (3, 'Ash')`);
+      await until(async () => (await ids()).includes(id(3, 3)));
+      expect(await ids()).toEqual([id(3, 3)]);
     } finally {
       controller.abort();
       await running;
