@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PostgresConfig } from "../config/postgres-config.js";
-import { CanceledError, SourceError, throwIfAborted } from "../errors.js";
+import { CanceledError, DocumentError, SourceError, throwIfAborted } from "../errors.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { ServerInfo, TableInfo } from "./catalog.js";
 import { describeQuery, listTables, serverInfo } from "./catalog.js";
@@ -9,7 +9,7 @@ import { isConnectionLost, queryWithSignal } from "./connection.js";
 import type { SourcePlan, SourceStream } from "./plan.js";
 import { planTables, queryStream, stripTrailingSemicolon } from "./plan.js";
 import type { ReadOptions, SourceRow } from "./reader.js";
-import { buildSelect, readStream, rowParts } from "./reader.js";
+import { buildKeySelect, buildSelect, readStream, rowParts } from "./reader.js";
 import { SyncSnapshot } from "./snapshot.js";
 import { quoteIdent } from "./sql.js";
 
@@ -94,6 +94,16 @@ export class PostgresSource {
       } catch (error) {
         if (error instanceof CanceledError || options.signal?.aborted === true) throw error;
         if (!isConnectionLost(error) || attempt >= this.config.retryCount) {
+          const key = isRowError(error)
+            ? await this.locateFailingRow(stream, server, after, options.batchRows, options.signal).catch(
+                () => undefined,
+              )
+            : undefined;
+          if (key !== undefined) {
+            throw new DocumentError(stream.id, JSON.stringify(key), (error as Error).message, {
+              cause: error,
+            });
+          }
           throw wrapReadError(error, stream);
         }
         attempt++;
@@ -166,6 +176,46 @@ export class PostgresSource {
     }));
   }
 
+  /**
+   * A read failed on a value (division by zero, a bad cast...): PostgreSQL does not say on which
+   * row, so find it among the next keys by rendering halves of them until one key is left.
+   * Runs outside the sync's snapshot (its transaction is aborted); a row changed meanwhile can
+   * only make this find nothing.
+   */
+  private async locateFailingRow(
+    stream: SourceStream,
+    server: ServerInfo,
+    after: (string | null)[] | undefined,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<(string | null)[] | undefined> {
+    return this.withClient(async (client) => {
+      await client.query(`SET search_path = ${this.searchPath().map(quoteIdent).join(", ")}`);
+      const keyRows = await queryWithSignal<Record<string, string | null>>(
+        client,
+        buildKeySelect(stream, limit, after !== undefined),
+        after ?? [],
+        signal,
+      );
+      let candidates = keyRows.rows.map((row) => stream.keyIndexes.map((_, i) => row[`k${i}`] ?? null));
+      const fails = async (keys: (string | null)[][]): Promise<boolean> => {
+        try {
+          await this.existing(client, stream, server, keys, signal);
+          return false;
+        } catch (error) {
+          if (!isRowError(error)) throw error;
+          return true;
+        }
+      };
+      if (candidates.length === 0 || !(await fails(candidates))) return undefined;
+      while (candidates.length > 1) {
+        const half = candidates.slice(0, Math.ceil(candidates.length / 2));
+        candidates = (await fails(half)) ? half : candidates.slice(half.length);
+      }
+      return candidates[0];
+    }, signal);
+  }
+
   private async withClient<T>(work: (client: PgClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = await this.connections.connect(signal);
     try {
@@ -174,6 +224,12 @@ export class PostgresSource {
       await client.end().catch(() => undefined);
     }
   }
+}
+
+/** SQLSTATE class 22 (data exception) or a RAISE from a function: the failure is in one row's values. */
+function isRowError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("22") || code === "P0001");
 }
 
 function wrapReadError(error: unknown, stream: SourceStream): SourceError {

@@ -95,6 +95,26 @@ export function buildSelect(
   return { sql, keyTypes, filterParams };
 }
 
+/**
+ * The stream's keys after `after` in key order, without rendering documents: used to find the
+ * row that made a read fail (documents are then rendered a few keys at a time).
+ */
+export function buildKeySelect(stream: SourceStream, limit: number, resume: boolean): string {
+  const keyRefs = stream.keyIndexes.map((i) => columnRef(stream, i));
+  const from =
+    stream.kind === "query"
+      ? `${stream.fromSql} AS s(${stream.columns.map((_, i) => `c${i}`).join(", ")})`
+      : `${stream.fromSql} AS s`;
+  const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
+  const where = resume
+    ? ` WHERE (${keyRefs.join(", ")}) > (${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`
+    : "";
+  return (
+    `SELECT ${keyRefs.map((k, i) => `${k}::text AS k${i}`).join(", ")} FROM ${from}${where}` +
+    ` ORDER BY ${keyRefs.join(", ")} LIMIT ${String(Math.max(1, Math.floor(limit)))}`
+  );
+}
+
 function convertExpression(
   column: SourceStream["columns"][number],
   ref: string,
