@@ -10,8 +10,9 @@ import type { SyncResult } from "../sync/sync-engine.js";
 import { ConnectorService } from "../service/connector-service.js";
 import { chooseProtocol } from "../service/choose-protocol.js";
 import { loadServiceConfig } from "../service/service-config.js";
-import { connectElasticsearch } from "../sink/es-client.js";
+import { clientWithCredentials, connectElasticsearch } from "../sink/es-client.js";
 import type { Client } from "@elastic/elasticsearch";
+import type { Server } from "node:http";
 import type { AdvancedRule } from "../rules/advanced.js";
 import { connectionFactory } from "../source/connection.js";
 import type { PostgresSource } from "../source/postgres-source.js";
@@ -326,24 +327,29 @@ async function runServe(path: string, level: string, metricsPort: string | undef
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // Everything opened is closed on the way out, failed start-ups included, so the process ends.
+  const clients: Client[] = [];
+  let metricsServer: Server | undefined;
   try {
     const config = loadServiceConfig(path);
     const es = await connectElasticsearch(config.elasticsearch, controller.signal);
+    clients.push(es.client);
     logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
     const protocol = await chooseProtocol(es.client, config.protocol, logger);
     const metrics = metricsPort === undefined ? undefined : new Metrics();
-    const metricsServer = await metrics?.listen(Number(metricsPort));
+    metricsServer = await metrics?.listen(Number(metricsPort));
     if (metricsServer !== undefined)
       logger.info({ port: metricsPort }, `Prometheus metrics on http://127.0.0.1:${metricsPort}/metrics`);
     // Elastic's per-connector api_key: that connector's content writes use its own key.
     const contentClients = new Map<string, Client>();
     for (const managed of config.connectors) {
       if (managed.apiKey === undefined) continue;
-      const own = await connectElasticsearch(
+      const own = clientWithCredentials(
         { ...config.elasticsearch, apiKey: managed.apiKey, username: undefined, password: undefined },
-        controller.signal,
+        es,
       );
-      contentClients.set(managed.connectorId, own.client);
+      clients.push(own);
+      contentClients.set(managed.connectorId, own);
     }
     const service = new ConnectorService({
       config,
@@ -354,12 +360,12 @@ async function runServe(path: string, level: string, metricsPort: string | undef
       contentClient: (id) => contentClients.get(id),
     });
     await service.run(controller.signal);
-    metricsServer?.close();
-    for (const client of contentClients.values()) await client.close();
-    await es.client.close();
     return EXIT.ok;
   } catch (error) {
     return reportError(error);
+  } finally {
+    metricsServer?.close();
+    for (const client of clients) await client.close().catch(() => undefined);
   }
 }
 

@@ -219,8 +219,9 @@ export class BulkWriter<Tag = unknown> {
    */
   private async send(batch: Pending<Tag>[]): Promise<void> {
     let retry: Pending<Tag>[] = [];
+    let reason = "";
     try {
-      retry = await this.sendOnce(batch);
+      ({ retry, reason } = await this.sendOnce(batch));
     } finally {
       // Retried items stay queued; everything else is settled (or the sync is over).
       this.stats.queuedBytes -= sumBytes(batch) - sumBytes(retry);
@@ -239,11 +240,12 @@ export class BulkWriter<Tag = unknown> {
       items: retry.length,
       attempt: retry[0]?.attempt ?? 1,
       delayMs: maxDelay,
-      reason: "retryable failures",
+      reason,
     });
   }
 
-  private async sendOnce(batch: Pending<Tag>[]): Promise<Pending<Tag>[]> {
+  /** Returns the operations to retry and why (the first retryable failure, as Elasticsearch said it). */
+  private async sendOnce(batch: Pending<Tag>[]): Promise<{ retry: Pending<Tag>[]; reason: string }> {
     const body = batch.map((p) => p.line).join("");
     let response: BulkResponse;
     try {
@@ -263,13 +265,18 @@ export class BulkWriter<Tag = unknown> {
       if (this.options.signal?.aborted === true) throw new CanceledError("canceled", { cause: error });
       const sinkError = describeEsError(error, "bulk request failed");
       if (!sinkError.retryable) throw sinkError;
-      return this.retryOrFail(batch, sinkError.status ?? 0, sinkError.message);
+      return {
+        retry: this.retryOrFail(batch, sinkError.status ?? 0, sinkError.message),
+        reason: sinkError.message,
+      };
     }
     const items = response.items ?? [];
     if (items.length !== batch.length) {
       throw new SinkError(`bulk response has ${items.length} items for ${batch.length} operations`);
     }
     const retry: Pending<Tag>[] = [];
+    let retryReason = "";
+    let retryStatus = 429;
     for (let i = 0; i < batch.length; i++) {
       const pending = batch[i] as Pending<Tag>;
       const result = Object.values(items[i] ?? {})[0] ?? { status: 0 };
@@ -281,6 +288,10 @@ export class BulkWriter<Tag = unknown> {
         this.recordOutcome(true);
         this.options.onItem?.(pending.item, "not_found");
       } else if (status === 429 || status >= 500) {
+        if (retry.length === 0) {
+          retryStatus = status;
+          retryReason = `HTTP ${String(status)}${result.error === undefined ? "" : ` ${result.error.type}: ${result.error.reason}`}`;
+        }
         retry.push(pending);
       } else {
         this.failed(
@@ -290,7 +301,8 @@ export class BulkWriter<Tag = unknown> {
         );
       }
     }
-    return retry.length === 0 ? [] : this.retryOrFail(retry, 429, "rejected by Elasticsearch (429/5xx)");
+    if (retry.length === 0) return { retry, reason: "" };
+    return { retry: this.retryOrFail(retry, retryStatus, retryReason), reason: retryReason };
   }
 
   private retryOrFail(batch: Pending<Tag>[], status: number, reason: string): Pending<Tag>[] {

@@ -27,18 +27,7 @@ export async function connectElasticsearch(
   options: ElasticsearchOptions,
   signal?: AbortSignal,
 ): Promise<ConnectedElasticsearch> {
-  const client = new Client({
-    node: options.host,
-    requestTimeout: options.requestTimeoutMs,
-    maxRetries: 3,
-    // Our own writer compresses nothing: on loopback and LANs compression costs more CPU than it saves.
-    compression: false,
-    ...(options.apiKey !== undefined && options.apiKey !== "" ? { auth: { apiKey: options.apiKey } } : {}),
-    ...(options.username !== undefined && options.username !== ""
-      ? { auth: { username: options.username, password: options.password ?? "" } }
-      : {}),
-    ...(options.caCerts !== undefined && options.caCerts !== "" ? { tls: { ca: options.caCerts } } : {}),
-  });
+  const client = buildClient(options);
   let version: string;
   try {
     version = await serverVersion(client, signal);
@@ -55,6 +44,34 @@ export async function connectElasticsearch(
   }
   if (major === 8) useCompatHeaders(client, 8);
   return { client, version, major };
+}
+
+/**
+ * A second client for a cluster already connected to (other credentials, such as a connector's
+ * own api_key): no request is made, so a wrong key shows up in the first write that uses it.
+ */
+export function clientWithCredentials(
+  options: ElasticsearchOptions,
+  connected: Pick<ConnectedElasticsearch, "major">,
+): Client {
+  const client = buildClient(options);
+  if (connected.major === 8) useCompatHeaders(client, 8);
+  return client;
+}
+
+function buildClient(options: ElasticsearchOptions): Client {
+  return new Client({
+    node: options.host,
+    requestTimeout: options.requestTimeoutMs,
+    maxRetries: 3,
+    // Our own writer compresses nothing: on loopback and LANs compression costs more CPU than it saves.
+    compression: false,
+    ...(options.apiKey !== undefined && options.apiKey !== "" ? { auth: { apiKey: options.apiKey } } : {}),
+    ...(options.username !== undefined && options.username !== ""
+      ? { auth: { username: options.username, password: options.password ?? "" } }
+      : {}),
+    ...(options.caCerts !== undefined && options.caCerts !== "" ? { tls: { ca: options.caCerts } } : {}),
+  });
 }
 
 /**
@@ -123,16 +140,23 @@ export function describeEsError(error: unknown, context: string): SinkError {
   const body = err.meta?.body?.error;
   const reason =
     typeof body === "string" ? body : body === undefined ? err.message : `${body.type}: ${body.reason}`;
+  // HEAD requests (index exists?) carry no body: say what 401/403 mean.
+  const hint =
+    status === 401
+      ? "(Elasticsearch refused the credentials: check api_key, or username and password)"
+      : status === 403
+        ? "(the credentials lack a privilege this needs)"
+        : undefined;
+  const detail = [status === undefined ? undefined : `HTTP ${String(status)}`, reason, hint]
+    .filter((part) => part !== undefined && part !== "")
+    .join(" ");
   const retryable =
     status === undefined
       ? err.name === "ConnectionError" || err.name === "TimeoutError"
       : status === 429 || status >= 500;
-  return new SinkError(
-    `${context}: ${status === undefined ? "" : `HTTP ${status} `}${reason ?? "unknown error"}`,
-    {
-      retryable,
-      cause: error,
-      ...(status === undefined ? {} : { status }),
-    },
-  );
+  return new SinkError(`${context}: ${detail === "" ? "unknown error" : detail}`, {
+    retryable,
+    cause: error,
+    ...(status === undefined ? {} : { status }),
+  });
 }

@@ -5,8 +5,13 @@
  * connector.sync_job_update_stats, connector.update_filtering_validation,
  * connector.update_active_filtering) and stores their state in the REAL cluster's
  * `.elastic-connectors*` indices; every other request is forwarded to the real Elasticsearch.
+ *
+ * It also EMULATES the API-key part of the security API (the test distribution has no security
+ * module): `POST /_security/api_key` issues a key, and a forwarded request that presents an
+ * `Authorization: ApiKey ...` the emulator did not issue gets the 401 Elasticsearch would send.
  */
 import type { Client } from "@elastic/elasticsearch";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
@@ -16,6 +21,10 @@ export interface ConnectorApiEmulator {
   url: string;
   /** "METHOD /path" of every Connector API call answered, to prove the API path was used. */
   calls: string[];
+  /** Bodies of `POST /_security/api_key` requests, in order. */
+  apiKeyRequests: Record<string, unknown>[];
+  /** Every forwarded request with the credentials it presented. */
+  forwarded: { method: string; path: string; authorization: string | undefined }[];
   close(): Promise<void>;
 }
 
@@ -32,6 +41,9 @@ export async function startConnectorApiEmulator(
   const store = new IndexProtocol(client);
   await store.prepare();
   const calls: string[] = [];
+  const apiKeyRequests: Record<string, unknown>[] = [];
+  const forwarded: ConnectorApiEmulator["forwarded"] = [];
+  const issuedKeys = new Set<string>();
   const send = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
     res.end(JSON.stringify(body));
@@ -49,7 +61,10 @@ export async function startConnectorApiEmulator(
       .split("/")
       .filter((p) => p !== "")
       .map(decodeURIComponent);
-    const body = payload.length > 0 ? (JSON.parse(payload.toString("utf8")) as Record<string, unknown>) : {};
+    // Only the emulated endpoints take JSON; forwarded bodies (NDJSON for _bulk) stay as they are.
+    const emulated = parts[0] === "_connector" || parts[0] === "_security";
+    const body =
+      emulated && payload.length > 0 ? (JSON.parse(payload.toString("utf8")) as Record<string, unknown>) : {};
     if (parts[0] === "_connector") {
       calls.push(`${method} ${url.pathname}`);
       if (method === "GET" && parts.length === 1) {
@@ -145,6 +160,20 @@ export async function startConnectorApiEmulator(
         `the emulator does not implement ${method} ${url.pathname}`,
       );
     }
+    if (parts[0] === "_security" && parts[1] === "api_key" && (method === "POST" || method === "PUT")) {
+      apiKeyRequests.push(body);
+      const id = randomBytes(10).toString("base64url");
+      const apiKey = randomBytes(16).toString("base64url");
+      const encoded = Buffer.from(`${id}:${apiKey}`).toString("base64");
+      issuedKeys.add(encoded);
+      send(res, 200, { id, name: body.name, api_key: apiKey, encoded });
+      return;
+    }
+    const authorization = req.headers.authorization;
+    forwarded.push({ method, path: url.pathname, authorization });
+    if (authorization?.startsWith("ApiKey ") === true && !issuedKeys.has(authorization.slice(7))) {
+      return error(res, 401, "security_exception", "unable to authenticate with provided credentials");
+    }
     // Everything else: the real cluster.
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -173,6 +202,8 @@ export async function startConnectorApiEmulator(
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    apiKeyRequests,
+    forwarded,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

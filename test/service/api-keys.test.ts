@@ -1,0 +1,180 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
+import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import { runCliAsync } from "../helpers/cli.js";
+import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
+import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
+import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
+
+let admin: pg.Client;
+let es: EsClient;
+let emulator: ConnectorApiEmulator;
+const schema = uniqueName("apikeys");
+const connectorId = uniqueName("key-connector").replaceAll("_", "-");
+const indexName = `search-${connectorId}`;
+const dir = mkdtempSync(join(tmpdir(), "pgsearch-apikeys-"));
+
+function writeConfig(name: string, apiKey?: string): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    [
+      "elasticsearch:",
+      `  host: ${emulator.url}`,
+      "service.idling: 0.5",
+      "connectors:",
+      `  - connector_id: ${connectorId}`,
+      "    service_type: postgresql",
+      ...(apiKey === undefined ? [] : [`    api_key: ${apiKey}`]),
+    ].join("\n"),
+  );
+  return path;
+}
+
+/** Runs `serve` until the job it is given finishes; returns the job and the service's logs. */
+async function runJobThroughService(
+  configPath: string,
+): Promise<{ job: JobDocument | undefined; logs: string }> {
+  const service = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "-c", configPath], {
+    env: process.env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let logs = "";
+  service.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+  let job: JobDocument | undefined;
+  try {
+    const started = await runCliAsync("job", "start", connectorId, "-c", configPath);
+    expect(started.status, started.stderr).toBe(0);
+    const jobId = started.stdout.trim();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      job = (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source;
+      if (job?.status === "completed" || job?.status === "error") break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    service.kill("SIGTERM");
+  }
+  const exited = await Promise.race([
+    new Promise((resolve) => {
+      service.once("exit", () => {
+        resolve(true);
+      });
+    }),
+    new Promise((resolve) => {
+      setTimeout(() => {
+        resolve(false);
+      }, 15_000);
+    }),
+  ]);
+  if (exited !== true) {
+    service.kill("SIGKILL");
+    throw new Error(`serve did not stop within 15 s of SIGTERM; logs:\n${logs}`);
+  }
+  return { job, logs };
+}
+
+beforeAll(async () => {
+  admin = await adminClient();
+  es = await esClient();
+  emulator = await startConnectorApiEmulator(stack.esUrl(), es);
+  await createReferenceTables(admin, schema);
+});
+
+afterAll(async () => {
+  await dropSchema(admin, schema);
+  await es.indices.delete({ index: indexName }).catch(() => undefined);
+  await emulator.close();
+  await admin.end();
+  await es.close();
+});
+
+describe("API keys (emulated security API: the test distribution has no security module)", () => {
+  let encodedKey = "";
+
+  it("connector create --create-api-key asks for the reference's role and records the key id", async () => {
+    const created = await runCliAsync(
+      "connector",
+      "create",
+      "-c",
+      writeConfig("plain.yml"),
+      "--id",
+      connectorId,
+      "--index-name",
+      indexName,
+      "--create-api-key",
+    );
+    expect(created.status, created.stderr).toBe(0);
+    expect(emulator.apiKeyRequests).toHaveLength(1);
+    expect(emulator.apiKeyRequests[0]).toMatchObject({
+      name: `${indexName}-connector`,
+      role_descriptors: {
+        [`${indexName}-connector-role`]: {
+          cluster: ["monitor", "manage_connector"],
+          indices: [
+            {
+              names: expect.arrayContaining([indexName, `.search-acl-filter-${indexName}`]) as unknown,
+              privileges: ["all"],
+            },
+          ],
+        },
+      },
+    });
+    const printed = /connectors\[\]\.api_key:\n(\S+)/.exec(created.stdout);
+    expect(printed, created.stdout).not.toBeNull();
+    encodedKey = printed?.[1] ?? "";
+    const keyId = Buffer.from(encodedKey, "base64").toString("utf8").split(":")[0];
+    const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source;
+    expect(doc?.api_key_id).toBe(keyId);
+
+    // What Kibana writes when the user saves the form.
+    const configuration = doc?.configuration as Record<string, Record<string, unknown>>;
+    const values: Record<string, unknown> = {
+      host: stack.pgHost(),
+      port: stack.pgPort(),
+      username: stack.pgUser(),
+      password: stack.pgPassword(),
+      database: stack.pgDatabase(),
+      schema,
+      tables: "employee",
+    };
+    for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
+    await es.update({
+      index: CONNECTORS_INDEX,
+      id: connectorId,
+      doc: { configuration, status: "configured" },
+      refresh: true,
+    });
+  });
+
+  it("a connector's api_key writes its content index; the service's own credentials do the rest", async () => {
+    expect(encodedKey).not.toBe("");
+    const before = emulator.forwarded.length;
+    const { job, logs } = await runJobThroughService(writeConfig("with-key.yml", encodedKey));
+    expect(job, logs).toMatchObject({ status: "completed", indexed_document_count: 3 });
+    const requests = emulator.forwarded.slice(before);
+    const bulk = requests.filter((r) => r.path === `/${indexName}/_bulk`);
+    expect(bulk.length).toBeGreaterThan(0);
+    for (const r of bulk) expect(r.authorization).toBe(`ApiKey ${encodedKey}`);
+    // Connector and job documents go through the service's credentials (none on this cluster).
+    const system = requests.filter((r) => r.path.includes(".elastic-connectors"));
+    for (const r of system) expect(r.authorization).toBeUndefined();
+    expect(logs).not.toContain(encodedKey);
+  });
+
+  it("a wrong api_key fails the job with Elasticsearch's 401, and the key is not printed", async () => {
+    const wrongKey = Buffer.from("nope:not-a-key").toString("base64");
+    const { job, logs } = await runJobThroughService(writeConfig("wrong-key.yml", wrongKey));
+    expect(job?.status).toBe("error");
+    console.log(`job error with a wrong api_key: ${String(job?.error)}`);
+    expect(job?.error).toMatch(/401|security_exception|authenticate/);
+    expect(job?.error).not.toContain(wrongKey);
+    expect(logs).not.toContain(wrongKey);
+  });
+});
