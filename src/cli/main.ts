@@ -13,10 +13,11 @@ import { loadServiceConfig } from "../service/service-config.js";
 import { clientWithCredentials, connectElasticsearch } from "../sink/es-client.js";
 import type { Client } from "@elastic/elasticsearch";
 import type { Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { AdvancedRule } from "../rules/advanced.js";
-import { connectionFactory } from "../source/connection.js";
+import { connectionFactory, isConnectionLost } from "../source/connection.js";
 import type { PostgresSource } from "../source/postgres-source.js";
-import { ChangeFollower, dropSlot } from "../sync/follow.js";
+import { ChangeFollower, dropSlot, followRetryDelayMs, type FollowOptions } from "../sync/follow.js";
 import { addManagementCommands } from "./manage.js";
 import { ProgressDisplay } from "./progress.js";
 import { wireStandalone } from "./wiring.js";
@@ -176,7 +177,7 @@ async function runSync(
       process.stderr.write(
         `following changes through slot ${opts.slot} (Ctrl-C stops; the slot keeps the position)\n`,
       );
-      await follower.run({
+      await followWithReconnect(follower, {
         indexName: config.indexName,
         slotName: opts.slot,
         publication: opts.slot,
@@ -202,6 +203,42 @@ async function runSync(
     process.off("SIGTERM", stop);
     await close();
   }
+}
+
+/**
+ * Follows until stopped. A lost connection (PostgreSQL restarted, network, Elasticsearch
+ * unreachable) is retried with backoff from the slot's position, so nothing is lost; anything
+ * else (a dropped table, a changed key, a dropped slot) ends the command with its message.
+ */
+async function followWithReconnect(follower: ChangeFollower, options: FollowOptions): Promise<void> {
+  let attempt = 0;
+  const stopped = (): boolean => options.signal.aborted;
+  while (!stopped()) {
+    try {
+      await follower.run({
+        ...options,
+        onApplied: (batch) => {
+          attempt = 0;
+          options.onApplied?.(batch);
+        },
+      });
+      return;
+    } catch (error) {
+      if (stopped() || !isTransientFollowError(error)) throw error;
+      attempt++;
+      const delayMs = followRetryDelayMs(attempt);
+      process.stderr.write(
+        `change stream lost (${(error as Error).message}); reconnecting in ${String(Math.round(delayMs / 1000))} s\n`,
+      );
+      await sleep(delayMs, undefined, { signal: options.signal }).catch(() => undefined);
+    }
+  }
+}
+
+function isTransientFollowError(error: unknown): boolean {
+  if (isConnectionLost(error)) return true;
+  if (error instanceof PgSearchError) return error.retryable;
+  return false;
 }
 
 async function prepareFollow(

@@ -11,7 +11,7 @@ import { assertReadOnlyQuery, parseAdvancedRules } from "../rules/advanced.js";
 import { validateBasicRules } from "../rules/basic.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
-import { ChangeFollower, dropSlot } from "../sync/follow.js";
+import { ChangeFollower, dropSlot, followRetryDelayMs } from "../sync/follow.js";
 import { prepareRules } from "../sync/prepare.js";
 import { ElasticsearchStateStore } from "../sync/state-store.js";
 import { SyncEngine, type SyncCursor, type SyncProgress, type SyncResult } from "../sync/sync-engine.js";
@@ -648,12 +648,6 @@ export class ConnectorService {
   isFollowing(connectorId: string): boolean {
     return this.followers.get(connectorId)?.phase === "following";
   }
-}
-
-/** 5 s, 10 s, 20 s ... capped at 5 minutes, with up to 20% jitter so instances spread out. */
-export function followRetryDelayMs(attempt: number): number {
-  const base = Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 300_000);
-  return Math.round(base * (1 + Math.random() * 0.2));
 }
 
 /** Replication slot (and publication) of a connector: letters, digits and underscores only. */

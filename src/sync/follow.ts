@@ -1,11 +1,11 @@
 import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
 import type { Pgoutput } from "pg-logical-replication";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CanceledError, SourceError } from "../errors.js";
+import { CanceledError, PgSearchError, SourceError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import { BulkWriter } from "../sink/bulk-writer.js";
-import { clientConfig, connectionFactory, type PgClient } from "../source/connection.js";
+import { clientConfig, connectionFactory, isConnectionLost, type PgClient } from "../source/connection.js";
 import type { SourcePlan, SourceStream, StreamPart } from "../source/plan.js";
 import { partTerm } from "../source/reader.js";
 import type { PostgresSource } from "../source/postgres-source.js";
@@ -203,7 +203,12 @@ export class ChangeFollower {
     if (failure !== undefined && !signal.aborted) {
       throw failure instanceof SourceError
         ? failure
-        : new SourceError(`replication stream failed: ${(failure as Error).message}`, { cause: failure });
+        : failure instanceof PgSearchError
+          ? failure
+          : new SourceError(`replication stream failed: ${(failure as Error).message}`, {
+              cause: failure,
+              retryable: isConnectionLost(failure),
+            });
     }
   }
 
@@ -615,6 +620,12 @@ export class ChangeFollower {
 
 function byRelationKey(map: Map<string, SourceStream>, stream: SourceStream): void {
   map.set(`${stream.schema}.${stream.tables[0] ?? ""}`, stream);
+}
+
+/** 5 s, 10 s, 20 s ... capped at 5 minutes, with up to 20% jitter so instances spread out. */
+export function followRetryDelayMs(attempt: number): number {
+  const base = Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 300_000);
+  return Math.round(base * (1 + Math.random() * 0.2));
 }
 
 /** The `_pgsearch.key` doc value: JSON text of the key's parts. */

@@ -127,7 +127,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     expect(Object.keys(await allDocuments(es, index))).toBeDefined();
   }, 120_000);
 
-  it("kill -9 while following, changes while it is down, restart: the index equals the database", async () => {
+  it("kill -9 while following, changes while it is down, restart, a broken stream reconnects: the index equals the database", async () => {
     const cliIndex = `${index}-cli`;
     const dir = mkdtempSync(join(tmpdir(), "pgsearch-follow-"));
     const configPath = join(dir, "connector.yml");
@@ -158,7 +158,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     const waitFor = async (probe: () => boolean | Promise<boolean>): Promise<void> => {
       const deadline = Date.now() + 60_000;
       while (!(await probe())) {
-        if (Date.now() > deadline) throw new Error("timed out");
+        if (Date.now() > deadline) throw new Error(`timed out; the CLI said:\n${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
@@ -191,6 +191,14 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await waitFor(() => stderr.includes("following changes"));
       await admin.query(`INSERT INTO "${schema}".live VALUES (202, 'after restart', NULL)`);
       await waitFor(async () => (await doc(202)) !== undefined);
+      // The stream breaks under a running follower (walsender killed): it reconnects by itself.
+      await admin.query(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1",
+        [cliSlot],
+      );
+      await admin.query(`INSERT INTO "${schema}".live VALUES (203, 'while reconnecting', NULL)`);
+      await waitFor(() => stderr.includes("reconnecting in"));
+      await waitFor(async () => (await doc(203)) !== undefined);
       const docs = await allDocuments(es, cliIndex);
       const rows = await admin.query<{ id: number; name: string }>(`SELECT id, name FROM "${schema}".live`);
       expect(docs.size).toBe(rows.rowCount);
@@ -202,7 +210,8 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       }
     } finally {
       child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
+      if (child.exitCode === null && child.signalCode === null)
+        await new Promise((resolve) => child.once("exit", resolve));
     }
   }, 180_000);
 
