@@ -1,8 +1,7 @@
 /**
- * The pushdown as the sync engine calls it today: all rules or nothing, columns described by
- * the catalog, placeholders numbered by the reader. A thin adapter over
- * compileBasicRulesPushdown (basic.ts), which holds the translation and its proof of exactness;
- * new callers should use pushDownBasicRules from basic.ts, which also pushes a prefix.
+ * The pushdown as the sync engine calls it: columns described by the catalog, placeholders
+ * numbered by the reader. A thin adapter over compileBasicRulesPushdown (basic.ts), which holds
+ * the translation and its proof of exactness.
  */
 import { compileBasicRulesPushdown, type BasicRule, type BasicRuleSqlColumn } from "./basic.js";
 
@@ -23,6 +22,11 @@ export interface PushdownColumn {
 export interface PushedFilter {
   /** Renders the condition; `param(value)` returns the placeholder bound to `value`. */
   render(param: (value: unknown) => string): string;
+  /**
+   * True when the condition decides alone. Otherwise some rules did not translate: the rows it
+   * lets through must still pass the rules in memory (it never drops a row they would keep).
+   */
+  exact: boolean;
 }
 
 /** Types whose document value is their `::text` output as a JSON string (not char(n): padding). */
@@ -40,14 +44,15 @@ export function columnKind(
 }
 
 /**
- * A filter when every rule translates exactly (then the rules need not run in memory), else
- * undefined (then they all run in memory).
+ * The SQL part of the rules: the longest prefix of the ordered chain that translates exactly
+ * (see compileBasicRulesPushdown), or undefined when not even the first rule does.
  */
 export function pushDownBasicRules(rules: BasicRule[], columns: PushdownColumn[]): PushedFilter | undefined {
   const sqlColumns = columns.map((c) => ({ field: c.field, sql: c.ref, type: columnKind(c) }));
   const dryRun = compileBasicRulesPushdown(rules, sqlColumns, () => "NULL");
-  if (dryRun.where === null || dryRun.residual.length > 0) return undefined;
+  if (dryRun.where === null) return undefined;
   return {
     render: (param) => compileBasicRulesPushdown(rules, sqlColumns, param).where ?? "TRUE",
+    exact: dryRun.residual.length === 0,
   };
 }

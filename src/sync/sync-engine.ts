@@ -436,8 +436,9 @@ export class SyncEngine {
           );
           continue;
         }
+        // Rows the SQL filter let through still meet the rules it could not translate.
         if (
-          stream.filter === undefined &&
+          stream.filter?.exact !== true &&
           !rules.isMatchAll &&
           !rules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)
         ) {
@@ -584,6 +585,7 @@ function pushDownRules(stream: SourceStream, rules: BasicRuleEngine): PushedFilt
     field: stream.fieldNames[i] ?? `\u0000unused${i}`,
     ref: columnRef(stream, i),
     typeName: column.typeName,
+    typeKind: column.typeKind,
     isArray: column.isArray,
   }));
   return pushDownBasicRules(rules.rules, columns);
