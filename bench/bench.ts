@@ -85,7 +85,15 @@ for (const size of values.size) {
 
   const skipped = (phase: string): Promise<PhaseResult> =>
     measure(`${phase} (skipped)`, () => Promise.resolve({ docs: 0, bytes: 0 }));
-  if (!syncOnly) await es.client.indices.create({ index: ceilingIndex });
+  if (!syncOnly) {
+    // A freshly started Elasticsearch is still compiling its hot paths: warm it up (unmeasured)
+    // so the first measured phase is not penalised.
+    const warmupIndex = `bench-${size}-warmup`;
+    await es.client.indices.create({ index: warmupIndex });
+    await rawBulk(ndjson, warmupIndex, 200_000);
+    await es.client.indices.delete({ index: warmupIndex });
+    await es.client.indices.create({ index: ceilingIndex });
+  }
   const ceiling = syncOnly
     ? await skipped("ceiling")
     : await measure("ceiling: raw _bulk", () => rawBulk(ndjson, ceilingIndex));
@@ -149,12 +157,28 @@ for (const size of values.size) {
   const resyncChanged = syncOnly
     ? await skipped("re-sync, 1% changed")
     : await runSync("re-sync, 1% changed");
+  // The ceiling again, into a fresh index: on a small VM one _bulk run can vary by a third, and
+  // the ratio is taken against the better of the two, so it is never flattered by a slow ceiling.
+  let ceilingAgain: PhaseResult | undefined;
+  if (!syncOnly) {
+    await es.client.indices.delete({ index: ceilingIndex });
+    await es.client.indices.create({ index: ceilingIndex });
+    ceilingAgain = await measure("ceiling again (last)", () => rawBulk(ndjson, ceilingIndex));
+  }
   await rm(dir, { recursive: true, force: true });
 
-  const phases = [ceiling, read, sync, resyncUnchanged, resyncChanged];
+  const phases = [
+    ceiling,
+    read,
+    sync,
+    resyncUnchanged,
+    resyncChanged,
+    ...(ceilingAgain ? [ceilingAgain] : []),
+  ];
+  const bestCeiling = Math.max(ceiling.docsPerSecond, ceilingAgain?.docsPerSecond ?? 0);
   const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
   const ratios = {
-    syncToCeiling: ratio(sync.docsPerSecond, ceiling.docsPerSecond),
+    syncToCeiling: ratio(sync.docsPerSecond, bestCeiling),
     syncToRead: ratio(sync.docsPerSecond, read.docsPerSecond),
   };
   printTable(size, phases, ratios);
@@ -185,7 +209,11 @@ await admin.end();
 await es.client.close();
 
 /** The same NDJSON, same batch bounds and concurrency, through plain fetch: nothing but _bulk. */
-async function rawBulk(file: string, target: string): Promise<{ docs: number; bytes: number }> {
+async function rawBulk(
+  file: string,
+  target: string,
+  maxDocs = Infinity,
+): Promise<{ docs: number; bytes: number }> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   const inFlight = new Set<Promise<void>>();
   let body: string[] = [];
@@ -212,6 +240,7 @@ async function rawBulk(file: string, target: string): Promise<{ docs: number; by
     inFlight.add(task);
   };
   for await (const line of lines) {
+    if (docs >= maxDocs) break;
     if (action === undefined) {
       action = line;
       continue;
@@ -242,7 +271,7 @@ function printTable(size: string, phases: PhaseResult[], ratios: Record<string, 
       "| phase                  |      docs |   docs/s |   MB/s | RSS MB | lag99 |       s | CPU s: ES / PG / pgsearch |",
       "|---|---:|---:|---:|---:|---:|---:|---|",
       ...rows,
-      `\nsync/ceiling ${ratios.syncToCeiling}, sync/read ${ratios.syncToRead}\n`,
+      `\nsync/ceiling ${ratios.syncToCeiling} (against the better ceiling run), sync/read ${ratios.syncToRead}\n`,
     ].join("\n"),
   );
 }

@@ -3,7 +3,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { appConfigJsonSchema, loadAppConfig } from "../config/index.js";
 import { CanceledError, ConfigError, ConfigErrors, PgSearchError, SyncRuleError } from "../errors.js";
-import { createLogger, type Logger } from "../observability/logger.js";
+import { createLogger, normalizeLogLevel, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { prepareRules } from "../sync/prepare.js";
 import type { SyncResult } from "../sync/sync-engine.js";
@@ -59,10 +59,16 @@ program
   )
   .option("--slot <name>", "replication slot (and publication) name for --follow", "pgsearch")
   .option("--json", "print the result as JSON on stdout")
-  .option("--log-level <level>", "debug, info, warn, error", "warn")
+  .option("--log-level <level>", "debug, info, warning, error", "warn")
   .action(async (opts) => {
-    const logger = await createLogger({ level: opts.logLevel });
-    process.exitCode = await runSync(opts, logger);
+    let level: string;
+    try {
+      level = normalizeLogLevel(opts.logLevel, "--log-level");
+    } catch (error) {
+      process.exitCode = reportError(error);
+      return;
+    }
+    process.exitCode = await runSync(opts, await createLogger({ level }));
   });
 
 program
@@ -109,10 +115,21 @@ program
   .command("serve")
   .description("run the connector service managed from Kibana (Elastic's config.yml)")
   .addOption(new Option("-c, --config <file>", "connector service config.yml").default("config.yml"))
-  .option("--log-level <level>", "debug, info, warn, error", "info")
+  // Elastic's elastic-ingest flags, so its command lines keep working.
+  .addOption(new Option("--config-file <file>", "same as --config (Elastic's name)").hideHelp())
+  .option(
+    "--log-level <level>",
+    "debug, info, warning, error, critical (default: service.log_level, else info)",
+  )
+  .option("--debug", "same as --log-level debug")
+  .addOption(new Option("--filebeat", "accepted for Elastic's CLI: logs are always ECS JSON").hideHelp())
   .option("--metrics-port <port>", "serve Prometheus metrics on 127.0.0.1:<port>/metrics")
   .action(async (opts) => {
-    process.exitCode = await runServe(opts.config, opts.logLevel, opts.metricsPort);
+    process.exitCode = await runServe(
+      opts.configFile ?? opts.config,
+      opts.debug === true ? "debug" : opts.logLevel,
+      opts.metricsPort,
+    );
   });
 
 program
@@ -354,7 +371,22 @@ async function runTables(path: string): Promise<number> {
   }
 }
 
-async function runServe(path: string, level: string, metricsPort: string | undefined): Promise<number> {
+async function runServe(
+  path: string,
+  levelFlag: string | undefined,
+  metricsPort: string | undefined,
+): Promise<number> {
+  let config: ReturnType<typeof loadServiceConfig>;
+  let level: string;
+  try {
+    config = loadServiceConfig(path);
+    level = normalizeLogLevel(
+      levelFlag ?? config.service.logLevel ?? "info",
+      levelFlag === undefined ? "service.log_level" : "--log-level",
+    );
+  } catch (error) {
+    return reportError(error);
+  }
   const logger = await createLogger({ level, ecs: true });
   const controller = new AbortController();
   const stop = (): void => {
@@ -368,7 +400,6 @@ async function runServe(path: string, level: string, metricsPort: string | undef
   const clients: Client[] = [];
   let metricsServer: Server | undefined;
   try {
-    const config = loadServiceConfig(path);
     const es = await connectElasticsearch(config.elasticsearch, controller.signal);
     clients.push(es.client);
     logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);

@@ -1,4 +1,5 @@
 import pino from "pino";
+import { ConfigError } from "../errors.js";
 
 /** The logging surface the rest of the code uses; pino's Logger satisfies it. */
 export interface Logger {
@@ -24,6 +25,32 @@ export const REDACT_PATHS = [
   "*.authorization",
   "*.headers.authorization",
 ];
+
+/**
+ * A log level as pino names it, from ours (debug, info, warn, error) or Elastic's service
+ * (`--log-level DEBUG|INFO|WARNING|ERROR|CRITICAL`, `service.log_level`), any case.
+ */
+export function normalizeLogLevel(value: string, field: string): string {
+  const aliases: Record<string, string> = {
+    trace: "trace",
+    debug: "debug",
+    info: "info",
+    warn: "warn",
+    warning: "warn",
+    error: "error",
+    critical: "fatal",
+    fatal: "fatal",
+    silent: "silent",
+  };
+  const level = aliases[value.toLowerCase()];
+  if (level === undefined) {
+    throw new ConfigError(
+      field,
+      `must be one of debug, info, warning, error, critical; got ${JSON.stringify(value)}`,
+    );
+  }
+  return level;
+}
 
 export interface LoggerOptions {
   level?: string;

@@ -16,6 +16,8 @@ export interface ServiceConfig {
   elasticsearch: ElasticsearchConfig;
   connectors: ManagedConnector[];
   service: {
+    /** `service.log_level` (Elastic: INFO), as written; the command line wins over it. */
+    logLevel?: string;
     /** Seconds between polls of connectors and jobs (Elastic: 30). */
     idling: number;
     /** Seconds between check-ins (Elastic: 300). */
@@ -164,6 +166,7 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
     },
     connectors,
     service: {
+      ...(typeof service.log_level === "string" ? { logLevel: service.log_level } : {}),
       idling: number(service, "idling", 30, "service.idling"),
       heartbeat: number(service, "heartbeat", 300, "service.heartbeat"),
       maxConcurrentContentSyncs: number(
