@@ -56,9 +56,9 @@ export async function measure(
   work: () => Promise<{ docs: number; bytes: number }>,
 ): Promise<PhaseResult> {
   const lag = monitorEventLoopDelay({ resolution: 10 });
-  let peakRss = process.memoryUsage().rss;
+  let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }, 50);
   lag.enable();
   const cpuBefore = cpuNow();
@@ -66,7 +66,7 @@ export async function measure(
   try {
     const { docs, bytes } = await work();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     return {
       phase,
       docs,

@@ -78,7 +78,8 @@ export const DEFAULT_ERROR_BUDGET: ErrorBudget = {
 
 interface Pending<Tag> {
   item: BulkItem<Tag>;
-  line: string;
+  /** The NDJSON lines, encoded once: sizes come from it and bodies are concatenated from it. */
+  line: Buffer;
   bytes: number;
   attempt: number;
 }
@@ -138,8 +139,8 @@ export class BulkWriter<Tag = unknown> {
     }
     if (this.nextRetryAt <= Date.now()) await this.takeDueRetries();
     const meta = `{"${item.action}":{"_id":${JSON.stringify(item.id)}}}\n`;
-    const line = item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta;
-    const bytes = Buffer.byteLength(line);
+    const line = Buffer.from(item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta);
+    const bytes = line.length;
     this.stats.queuedBytes += bytes;
     await this.append({ item, line, bytes, attempt: 0 });
   }
@@ -246,11 +247,14 @@ export class BulkWriter<Tag = unknown> {
 
   /** Returns the operations to retry and why (the first retryable failure, as Elasticsearch said it). */
   private async sendOnce(batch: Pending<Tag>[]): Promise<{ retry: Pending<Tag>[]; reason: string }> {
-    const body = batch.map((p) => p.line).join("");
+    const body = Buffer.concat(
+      batch.map((p) => p.line),
+      sumBytes(batch),
+    );
     let response: BulkResponse;
     try {
       this.stats.requests++;
-      this.stats.bytesSent += Buffer.byteLength(body);
+      this.stats.bytesSent += body.length;
       response = await this.options.client.transport.request<BulkResponse>(
         { method: "POST", path: this.path, querystring: this.querystring, bulkBody: body },
         {
