@@ -39,13 +39,13 @@ export function buildSelect(
   const keyRefs = stream.keyIndexes.map(ref);
   const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
   const selectList = [
-    ...keyRefs.map((k, i) => `${k}::text AS k${i}`),
+    ...stream.keyIndexes.map((column, i) => `${keyText(stream, column)} AS k${i}`),
     `(SELECT row_to_json(d) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
     stream.hasXmin && server.commitTimestamps
       ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
       : "NULL::text AS ts",
     ...(stream.parts ?? []).flatMap((part, n) =>
-      part.columnIndexes.map((i, j) => `${ref(i)}::text AS p${n}_${j}`),
+      part.columnIndexes.map((i, j) => `${keyText(stream, i)} AS p${n}_${j}`),
     ),
   ];
   const from =
@@ -110,9 +110,19 @@ export function buildKeySelect(stream: SourceStream, limit: number, resume: bool
     ? ` WHERE (${keyRefs.join(", ")}) > (${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`
     : "";
   return (
-    `SELECT ${keyRefs.map((k, i) => `${k}::text AS k${i}`).join(", ")} FROM ${from}${where}` +
+    `SELECT ${stream.keyIndexes.map((column, i) => `${keyText(stream, column)} AS k${i}`).join(", ")} FROM ${from}${where}` +
     ` ORDER BY ${keyRefs.join(", ")} LIMIT ${String(Math.max(1, Math.floor(limit)))}`
   );
+}
+
+/**
+ * A key column as text, the way its type prints it: `char(n)` keeps its padding (a cast to text
+ * would trim it), as pgoutput sends it and as Elastic's connector puts it into `_id`.
+ */
+function keyText(stream: SourceStream, index: number): string {
+  const column = stream.columns[index];
+  const ref = columnRef(stream, index);
+  return column?.typeName === "bpchar" && !column.isArray ? `bpcharout(${ref})::text` : `${ref}::text`;
 }
 
 function convertExpression(

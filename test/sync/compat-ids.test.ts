@@ -23,6 +23,8 @@ beforeAll(async () => {
     INSERT INTO clocks VALUES ('2024-01-02 03:04:05.12', '03:04:05.000001', '03:04:05+05:30', 1),
                               ('2024-01-02 03:04:05', '03:04:05', '03:04:05-08', 2.5e-7),
                               ('2024-01-03 00:00:00', '00:00:00', '00:00:00+00', 1e16);
+    CREATE TABLE codes (code char(4) PRIMARY KEY, label text);
+    INSERT INTO codes VALUES ('ab', 'padded'), ('wxyz', 'full');
   `);
 });
 
@@ -39,7 +41,7 @@ describe("compat document ids", () => {
     expect(result.status).toBe("completed");
     const prefix = `${stack.pgDatabase()}_${schema}_`;
     // Expected values printed by CPython 3.11: str(True), str(datetime(..., tzinfo=utc)),
-    // str(Decimal("0.00000010")), str(time(...)), str(1.0), str(2.5e-07), str(1e16).
+    // str(Decimal("0.00000010")), str(time(...)), str(1.0), str(2.5e-07), str(1e16), "ab  ".
     const ids = [...(await allDocuments(es, index)).keys()].map((id) => id.slice(prefix.length)).sort();
     expect(ids).toEqual(
       [
@@ -48,6 +50,8 @@ describe("compat document ids", () => {
         "clocks_2024-01-02 03:04:05.120000_03:04:05.000001_03:04:05+05:30_1.0",
         "clocks_2024-01-02 03:04:05_03:04:05_03:04:05-08:00_2.5e-07",
         "clocks_2024-01-03 00:00:00_00:00:00_00:00:00+00:00_1e+16",
+        "codes_ab  ", // char(4) keeps its padding, as asyncpg returns it
+        "codes_wxyz",
       ].sort(),
     );
   });

@@ -34,6 +34,8 @@ beforeAll(async () => {
     INSERT INTO "${schema}".live SELECT g, 'row ' || g, NULL FROM generate_series(1, 100) g;
     CREATE TABLE "${schema}".other (id int PRIMARY KEY, v text);
     INSERT INTO "${schema}".other SELECT g, 'v' || g FROM generate_series(1, 50) g;
+    CREATE TABLE "${schema}".codes (code char(4) PRIMARY KEY, label text);
+    INSERT INTO "${schema}".codes VALUES ('ab', 'first'), ('wxyz', 'second');
   `);
 });
 
@@ -107,6 +109,14 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await admin.query(`DELETE FROM "${schema}".live WHERE id = 5`);
       const deleteMs = await searchable(docId("live", 5), (d) => d === undefined);
       console.log(`commit → searchable: insert ${insertMs} ms, update ${updateMs} ms, delete ${deleteMs} ms`);
+
+      // A char(n) key arrives padded from pgoutput and matches the document's padded id.
+      const codeId = `${stack.pgDatabase()}_${schema}_codes_ab  `;
+      await admin.query(`UPDATE "${schema}".codes SET label = 'changed' WHERE code = 'ab'`);
+      await searchable(codeId, (d) => d?.[`${schema}_codes_label`] === "changed");
+      await admin.query(`DELETE FROM "${schema}".codes WHERE code = 'wxyz'`);
+      await searchable(`${stack.pgDatabase()}_${schema}_codes_wxyz`, (d) => d === undefined);
+      await searchable(codeId, (d) => d?.[`${schema}_codes_label`] === "changed");
 
       await admin.query(`TRUNCATE "${schema}".other`);
       await searchable(docId("other", 1), (d) => d === undefined);
