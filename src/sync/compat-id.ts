@@ -26,6 +26,8 @@ export function pythonKeyText(typeName: string, text: string): string {
     case "float4":
     case "float8":
       return floatText(text);
+    case "bytea":
+      return bytesRepr(text);
     default:
       return text;
   }
@@ -76,4 +78,22 @@ function floatText(text: string): string {
   }
   const plain = String(value);
   return plain.includes(".") || plain.includes("e") ? plain : `${plain}.0`;
+}
+
+/** `str(bytes)` is its repr: b'...' with printable ASCII as is and \\xhh escapes for the rest. */
+function bytesRepr(text: string): string {
+  if (!text.startsWith("\\x")) return text;
+  const bytes = Buffer.from(text.slice(2), "hex");
+  const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
+  let out = "";
+  for (const byte of bytes) {
+    if (byte === 0x5c) out += "\\\\";
+    else if (byte === quote.charCodeAt(0)) out += `\\${quote}`;
+    else if (byte === 0x09) out += "\\t";
+    else if (byte === 0x0a) out += "\\n";
+    else if (byte === 0x0d) out += "\\r";
+    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${byte.toString(16).padStart(2, "0")}`;
+    else out += String.fromCharCode(byte);
+  }
+  return `b${quote}${out}${quote}`;
 }

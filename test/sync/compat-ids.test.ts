@@ -25,6 +25,8 @@ beforeAll(async () => {
                               ('2024-01-03 00:00:00', '00:00:00', '00:00:00+00', 1e16);
     CREATE TABLE codes (code char(4) PRIMARY KEY, label text);
     INSERT INTO codes VALUES ('ab', 'padded'), ('wxyz', 'full');
+    CREATE TABLE blobs (k bytea PRIMARY KEY);
+    INSERT INTO blobs VALUES ('\\x00616227'), ('abc');
   `);
 });
 
@@ -52,6 +54,8 @@ describe("compat document ids", () => {
         "clocks_2024-01-03 00:00:00_00:00:00_00:00:00+00:00_1e+16",
         "codes_ab  ", // char(4) keeps its padding, as asyncpg returns it
         "codes_wxyz",
+        `blobs_b"\\x00ab'"`, // str(bytes([0, 0x61, 0x62, 0x27]))
+        "blobs_b'abc'",
       ].sort(),
     );
   });
