@@ -9,6 +9,7 @@ import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.j
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import { runCliAsync } from "../helpers/cli.js";
 import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
+import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
 
@@ -133,24 +134,7 @@ describe("API keys (emulated security API: the test distribution has no security
     const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source;
     expect(doc?.api_key_id).toBe(keyId);
 
-    // What Kibana writes when the user saves the form.
-    const configuration = doc?.configuration as Record<string, Record<string, unknown>>;
-    const values: Record<string, unknown> = {
-      host: stack.pgHost(),
-      port: stack.pgPort(),
-      username: stack.pgUser(),
-      password: stack.pgPassword(),
-      database: stack.pgDatabase(),
-      schema,
-      tables: "employee",
-    };
-    for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
-    await es.update({
-      index: CONNECTORS_INDEX,
-      id: connectorId,
-      doc: { configuration, status: "configured" },
-      refresh: true,
-    });
+    await saveConnectorForm(es, connectorId, stackConnectorValues(schema, { tables: "employee" }));
   });
 
   it("a connector's api_key writes its content index; the service's own credentials do the rest", async () => {

@@ -7,6 +7,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
+import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/cli.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
@@ -62,25 +63,7 @@ it(
     );
     expect(created.stderr).toBe("");
     expect(created.status).toBe(0);
-    // What Kibana writes when the user saves the form.
-    const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))
-      ._source as ConnectorDocument;
-    const configuration = doc.configuration as Record<string, Record<string, unknown>>;
-    const values: Record<string, unknown> = {
-      host: stack.pgHost(),
-      port: stack.pgPort(),
-      username: stack.pgUser(),
-      password: stack.pgPassword(),
-      database: stack.pgDatabase(),
-      schema,
-    };
-    for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
-    await es.update({
-      index: CONNECTORS_INDEX,
-      id: connectorId,
-      doc: { configuration, status: "configured" },
-      refresh: true,
-    });
+    await saveConnectorForm(es, connectorId, stackConnectorValues(schema));
 
     const metricsPort = 20000 + Math.floor(Math.random() * 20000);
     const service = spawn(

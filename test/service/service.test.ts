@@ -10,6 +10,7 @@ import { ConnectorApiProtocol } from "../../src/service/api-protocol.js";
 import { connectElasticsearch } from "../../src/sink/es-client.js";
 import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
 import type { ServiceConfig } from "../../src/service/service-config.js";
+import { stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
 
@@ -80,15 +81,8 @@ async function configure(id: string, values: Record<string, unknown>): Promise<v
   await protocol.updateConnector(id, { configuration, status: "configured" });
 }
 
-const pgValues = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-  host: stack.pgHost(),
-  port: stack.pgPort(),
-  username: stack.pgUser(),
-  password: stack.pgPassword(),
-  database: stack.pgDatabase(),
-  schema,
-  ...overrides,
-});
+const pgValues = (overrides: Record<string, unknown> = {}): Record<string, unknown> =>
+  stackConnectorValues(schema, overrides);
 
 async function connector(id: string): Promise<ConnectorDocument> {
   const found = await protocol.getConnector(id);

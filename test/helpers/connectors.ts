@@ -1,0 +1,37 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import { CONNECTORS_INDEX } from "../../src/service/index-protocol.js";
+import type { ConnectorDocument } from "../../src/service/protocol.js";
+import { stack } from "./stack.js";
+
+/** The PostgreSQL form values that point a connector at the test stack. */
+export function stackConnectorValues(
+  schema: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    host: stack.pgHost(),
+    port: stack.pgPort(),
+    username: stack.pgUser(),
+    password: stack.pgPassword(),
+    database: stack.pgDatabase(),
+    schema,
+    ...overrides,
+  };
+}
+
+/** What Kibana writes when the user saves the connector's configuration form. */
+export async function saveConnectorForm(
+  es: EsClient,
+  connectorId: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source;
+  const configuration = { ...(doc?.configuration ?? {}) } as Record<string, Record<string, unknown>>;
+  for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
+  await es.update({
+    index: CONNECTORS_INDEX,
+    id: connectorId,
+    doc: { configuration, status: "configured" },
+    refresh: true,
+  });
+}
