@@ -1,25 +1,58 @@
-// Prints the closing line CI reads ("N passed, N failed, N skipped") from vitest's JSON report.
-import { readFileSync } from "node:fs";
+// Prints the closing line CI reads ("N passed, N failed, N skipped"), summed over every stage of
+// scripts/test.sh: vitest JSON reports (one per stage) and plain checks (a line "ok NAME" or
+// "failed NAME" each, in a checks file).
+//   node scripts/test-summary.mjs [--checks FILE] REPORT.json...
+import { existsSync, readFileSync } from "node:fs";
 
-const report = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-// A file that failed outside its tests (import error, failing beforeAll) counts as a failure even
-// though its tests were only skipped.
-const brokenFiles = (report.testResults ?? []).filter(
-  (file) =>
-    file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
-).length;
-for (const file of report.testResults ?? []) {
-  if (file.status === "failed" && file.message)
-    console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
+const args = process.argv.slice(2);
+let checksFile;
+const reports = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--checks") checksFile = args[++i];
+  else reports.push(args[i]);
 }
-for (const file of report.testResults ?? []) {
-  for (const test of file.assertionResults ?? []) {
-    if (test.status === "pending" || test.status === "skipped") {
-      console.log(`skipped: ${test.fullName}`);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const path of reports) {
+  if (!existsSync(path)) {
+    console.log(`failed: ${path}: the stage wrote no report`);
+    failed += 1;
+    continue;
+  }
+  const report = JSON.parse(readFileSync(path, "utf8"));
+  // A file that failed outside its tests (import error, failing beforeAll) counts as a failure
+  // even though its tests were only skipped.
+  const brokenFiles = (report.testResults ?? []).filter(
+    (file) =>
+      file.status === "failed" &&
+      !(file.assertionResults ?? []).some((test) => test.status === "failed"),
+  ).length;
+  for (const file of report.testResults ?? []) {
+    if (file.status === "failed" && file.message)
+      console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
+    for (const test of file.assertionResults ?? []) {
+      if (test.status === "failed") console.log(`failed: ${test.fullName}`);
+      if (test.status === "pending" || test.status === "skipped")
+        console.log(`skipped: ${test.fullName}`);
+    }
+  }
+  passed += report.numPassedTests ?? 0;
+  failed += (report.numFailedTests ?? 0) + brokenFiles;
+  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+}
+if (checksFile !== undefined && existsSync(checksFile)) {
+  for (const line of readFileSync(checksFile, "utf8").split("\n")) {
+    const [result, ...name] = line.trim().split(" ");
+    if (result === "ok") passed += 1;
+    else if (result === "failed") {
+      failed += 1;
+      console.log(`failed: check ${name.join(" ")}`);
+    } else if (result === "skipped") {
+      skipped += 1;
+      console.log(`skipped: check ${name.join(" ")}`);
     }
   }
 }
-console.log(
-  `${report.numPassedTests} passed, ${report.numFailedTests + brokenFiles} failed, ${skipped} skipped`,
-);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, starts the real PostgreSQL + Elasticsearch test stack,
-# runs the whole suite against it and prints "N passed, N failed, N skipped".
-# Extra arguments go to vitest (e.g. a file filter). ES_VERSION picks the Elasticsearch version.
+# runs the whole suite against it, then the extra stages (other engines, other PostgreSQL
+# versions, other Node versions, the packed tarball), and prints one closing line
+# "N passed, N failed, N skipped" summed over every stage.
+# Extra arguments go to vitest (e.g. a file filter) and run the main stage only.
+# ES_VERSION picks the Elasticsearch version; PGSEARCH_TEST_EXTRA=0 skips the extra stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,14 +14,37 @@ fi
 bash scripts/stack.sh up
 eval "$(bash scripts/stack.sh env)"
 
-report=.vitest-report.json
-rm -f "$report"
+reports=.test-reports
+rm -rf "$reports" .vitest-report.json
+mkdir -p "$reports"
+checks=$reports/checks.txt
+: >"$checks"
+expected=()
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
-if [ ! -f "$report" ]; then
-  echo "vitest wrote no report (exit $status)"
-  echo "0 passed, 1 failed"
-  exit 1
+
+# A vitest stage: its name, then vitest's arguments. Its JSON report feeds the closing line.
+run_vitest() {
+  local name=$1
+  shift
+  echo "== stage $name"
+  expected+=("$reports/$name.json")
+  npx vitest run --reporter=default --reporter=json --outputFile="$reports/$name.json" "$@" || status=1
+}
+# A check that is not a vitest file (a script that exits 0 or not): counts as one test.
+run_check() {
+  local name=$1
+  shift
+  echo "== check $name"
+  if "$@"; then echo "ok $name" >>"$checks"; else
+    echo "failed $name" >>"$checks"
+    status=1
+  fi
+}
+
+run_vitest main "$@"
+if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
+  : # extra stages: see below
 fi
-node scripts/test-summary.mjs "$report"
+
+node scripts/test-summary.mjs --checks "$checks" "${expected[@]}"
 exit "$status"
