@@ -40,7 +40,8 @@ export function buildSelect(
   const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
   const selectList = [
     ...stream.keyIndexes.map((column, i) => `${keyText(stream, column)} AS k${i}`),
-    `(SELECT row_to_json(d) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
+    // `d.*` can only name the subquery: a bare `d` would bind to a user's column "d" first.
+    `(SELECT row_to_json(d.*) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
     stream.hasXmin && server.commitTimestamps
       ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
       : "NULL::text AS ts",
