@@ -83,7 +83,11 @@ const columnSets = fc
   )
   .map(([cases, others, keyAt]) => {
     const sqlNames = SQL_NAMES.map((n, i) =>
-      cases[i] === "upper" ? n.toUpperCase() : cases[i] === "mixed" ? n[0]?.toUpperCase() + n.slice(1) : n,
+      cases[i] === "upper"
+        ? n.toUpperCase()
+        : cases[i] === "mixed"
+          ? `${n.slice(0, 1).toUpperCase()}${n.slice(1)}`
+          : n,
     );
     const seen = new Set<string>();
     const all = [...sqlNames, ...others].filter(
