@@ -22,7 +22,7 @@ export interface SyncOptions {
   skipUnchanged: boolean;
   /** Ingest pipeline for `_bulk`, or null. */
   pipeline: string | null;
-  /** New indices: "dynamic" mapping (as the reference) or "typed" from the column types. */
+  /** "typed" (default): explicit mappings from the column types for every unmapped field; "dynamic": as the reference. */
   mappings: "dynamic" | "typed";
   maxConsecutiveErrors: number;
   maxTotalErrors: number;
@@ -38,7 +38,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   maxDeletePercent: 50,
   skipUnchanged: true,
   pipeline: null,
-  mappings: "dynamic",
+  mappings: "typed",
   maxConsecutiveErrors: 10,
   maxTotalErrors: 1000,
   maxErrorRate: 0.15,

@@ -36,14 +36,35 @@ export class SearchIndex {
     try {
       const created = await ensureIndex(this.client, this.name, { mappings: { properties } }, options.signal);
       if (created) return "created";
+      const missing = await this.unmapped(options.properties ?? {}, options.signal);
       await this.client.indices.putMapping(
-        { index: this.name, properties: { ...META_MAPPING } },
+        { index: this.name, properties: { ...missing, ...META_MAPPING } },
         { signal: options.signal },
       );
       return "exists";
     } catch (error) {
       throw describeEsError(error, `cannot prepare index ${this.name}`);
     }
+  }
+
+  /**
+   * The wanted top-level properties the index does not map yet (an index Kibana or an earlier
+   * sync created keeps its fields). Dotted names are left to dynamic mapping: they may meet an
+   * object path already mapped.
+   */
+  private async unmapped(
+    wanted: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    if (Object.keys(wanted).length === 0) return {};
+    const response = await this.client.indices.getMapping({ index: this.name }, { signal });
+    const existing = new Set<string>();
+    for (const index of Object.values(response)) {
+      for (const field of Object.keys(index.mappings.properties ?? {})) existing.add(field);
+    }
+    return Object.fromEntries(
+      Object.entries(wanted).filter(([field]) => !existing.has(field) && !field.includes(".")),
+    );
   }
 
   async count(query?: Record<string, unknown>, signal?: AbortSignal): Promise<number> {

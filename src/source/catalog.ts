@@ -23,12 +23,14 @@ export interface TableInfo {
   /** Planner's row estimate (reltuples), -1 when never analyzed. */
   estimatedRows: number;
   canSelect: boolean;
+  /** A partition of a partitioned table (compat mode syncs partitions, clean mode the parent). */
+  isPartition: boolean;
 }
 
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        c.reltuples::bigint::text AS estimated_rows,
-       has_table_privilege(c.oid, 'SELECT') AS can_select,
+       has_table_privilege(c.oid, 'SELECT') AS can_select, c.relispartition AS is_partition,
        COALESCE((
          SELECT json_agg(a.attname ORDER BY k.ord)
          FROM pg_constraint pk
@@ -54,7 +56,6 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1::text[])
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND NOT c.relispartition
 ORDER BY n.nspname, c.relname`;
 
 interface TableRow {
@@ -63,13 +64,14 @@ interface TableRow {
   kind: TableInfo["kind"];
   estimated_rows: string;
   can_select: string;
+  is_partition: string;
   primary_key: string;
   columns: string;
 }
 
 /**
- * Every relation of the given schemas, with columns and primary keys. Partitions are left out:
- * a partitioned table is read once through its parent.
+ * Every relation of the given schemas, with columns and primary keys, partitions included
+ * (planTables decides whether a partitioned table is read through its parent or per partition).
  */
 export async function listTables(
   client: PgClient,
@@ -83,6 +85,7 @@ export async function listTables(
     kind: row.kind,
     estimatedRows: Number(row.estimated_rows),
     canSelect: row.can_select === "t",
+    isPartition: row.is_partition === "t",
     primaryKey: JSON.parse(row.primary_key) as string[],
     columns: (JSON.parse(row.columns) as (ColumnInfo & { isArray: boolean | null })[]).map((c) => ({
       ...c,

@@ -25,6 +25,8 @@ export interface SourceStream {
   fieldNames: (string | null)[];
   /** Indexes into `columns` of the key (primary key or id_columns), in key order. */
   keyIndexes: number[];
+  /** Values rendered as Elastic's connector writes them (document_mode compat). */
+  compat?: boolean | undefined;
   /** Whether rows have an xmin (so a per-row commit timestamp can be read). */
   hasXmin: boolean;
   /** Planner estimate of the rows to read, for progress; -1 unknown. */
@@ -94,6 +96,7 @@ export function tableStream(table: TableInfo, mode: PostgresConfig["documentMode
     fromSql: qualifiedName(table.schema, table.name),
     columns: table.columns,
     fieldNames: fieldNamesFor(table.columns, mode, table.schema, [table.name]),
+    compat: mode === "compat",
     keyIndexes,
     hasXmin: table.kind === "r" || table.kind === "p" || table.kind === "m",
     estimatedRows: table.estimatedRows,
@@ -108,6 +111,10 @@ export function planTables(
   const streams: SourceStream[] = [];
   const skipped: SkippedTable[] = [];
   const wildcard = config.tables.includes("*");
+  const compat = config.documentMode === "compat";
+  // Clean mode reads a partitioned table once, through its parent; compat mode reads each
+  // partition as a table of its own, as Elastic's connector does (its ids name the partition).
+  if (!compat) catalog = catalog.filter((t) => !t.isPartition);
   let selected: TableInfo[];
   if (wildcard) {
     selected = catalog;
@@ -131,6 +138,12 @@ export function planTables(
     if (!table.canSelect) {
       if (!wildcard) throw new SourceError("no SELECT privilege", { table: name, code: "source_permission" });
       skipped.push({ table: name, reason: "no SELECT privilege for this user" });
+    } else if (compat && table.kind === "p") {
+      skipped.push({
+        table: name,
+        reason:
+          "partitioned table: its partitions are synced as tables of their own, as Elastic's connector does (document_mode clean reads the parent as one table)",
+      });
     } else if (table.primaryKey.length === 0) {
       const what = table.kind === "v" || table.kind === "m" ? "is a view" : "has no primary key";
       skipped.push({
@@ -230,6 +243,7 @@ export function queryStream(
     fromSql: `(${stripTrailingSemicolon(rule.query)})`,
     columns: resultColumns,
     fieldNames: fieldNamesFor(resultColumns, config.documentMode, schema, rule.tables),
+    compat: config.documentMode === "compat",
     keyIndexes,
     hasXmin: false,
     estimatedRows: -1,

@@ -2,6 +2,7 @@ import type { ServerInfo } from "./catalog.js";
 import type { PgClient } from "./connection.js";
 import { queryWithSignal } from "./connection.js";
 import { columnRef, type SourceStream } from "./plan.js";
+import { keyExpression, renderExpression } from "./render.js";
 import { quoteIdent } from "./sql.js";
 
 /** Rows committed this long before the previous sync's snapshot are read again (cheap: hash-skipped). */
@@ -34,7 +35,9 @@ export function buildSelect(
   stream.columns.forEach((column, i) => {
     const field = stream.fieldNames[i];
     if (field === null || field === undefined) return;
-    docColumns.push(`${convertExpression(column, ref(i), server)} AS ${quoteIdent(field)}`);
+    docColumns.push(
+      `${renderExpression(column, ref(i), server, stream.compat === true)} AS ${quoteIdent(field)}`,
+    );
   });
   const keyRefs = stream.keyIndexes.map(ref);
   const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
@@ -116,35 +119,8 @@ export function buildKeySelect(stream: SourceStream, limit: number, resume: bool
   );
 }
 
-/**
- * A key column as text, the way its type prints it: `char(n)` keeps its padding (a cast to text
- * would trim it), as pgoutput sends it and as Elastic's connector puts it into `_id`.
- */
 function keyText(stream: SourceStream, index: number): string {
-  const column = stream.columns[index];
-  const ref = columnRef(stream, index);
-  return column?.typeName === "bpchar" && !column.isArray ? `bpcharout(${ref})::text` : `${ref}::text`;
-}
-
-function convertExpression(
-  column: SourceStream["columns"][number],
-  ref: string,
-  server: Pick<ServerInfo, "hasPostgis" | "postgisSchema">,
-): string {
-  if (column.isArray) return ref;
-  if (column.typeName === "bytea") return `translate(encode(${ref}, 'base64'), E'\\n', '')`;
-  if (column.typeKind === "r") {
-    // Ranges become Elasticsearch range objects: {"gte": 1, "lt": 10}; unbounded sides are left out.
-    return (
-      `CASE WHEN ${ref} IS NULL THEN NULL WHEN isempty(${ref}) THEN '{}'::json ELSE json_strip_nulls(json_build_object(` +
-      `CASE WHEN lower_inc(${ref}) THEN 'gte' ELSE 'gt' END, lower(${ref}), ` +
-      `CASE WHEN upper_inc(${ref}) THEN 'lte' ELSE 'lt' END, upper(${ref}))) END`
-    );
-  }
-  if (server.hasPostgis && (column.typeName === "geometry" || column.typeName === "geography")) {
-    return `${quoteIdent(server.postgisSchema ?? "public")}.ST_AsGeoJSON(${ref})::json`;
-  }
-  return ref;
+  return keyExpression(stream.columns[index], columnRef(stream, index));
 }
 
 export interface ReadOptions {

@@ -24,8 +24,13 @@ export function pythonKeyText(typeName: string, text: string): string {
     case "numeric":
       return decimalText(text);
     case "float4":
+      // Python's float() of a real is the real widened to double: 1.1 → 1.100000023841858
+      return floatText(text, true);
     case "float8":
-      return floatText(text);
+      return floatText(text, false);
+    case "bit":
+    case "varbit":
+      return `<BitString ${text}>`; // str() of asyncpg's BitString is its repr
     case "bytea":
       return bytesRepr(text);
     default:
@@ -63,11 +68,11 @@ function decimalText(text: string): string {
 }
 
 /** `str(float)`: repr, which keeps ".0" on integral values and uses e+XX past 1e16. */
-function floatText(text: string): string {
+function floatText(text: string, single: boolean): string {
   if (text === "NaN") return "nan";
   if (text === "Infinity") return "inf";
   if (text === "-Infinity") return "-inf";
-  const value = Number(text);
+  const value = single ? Math.fround(Number(text)) : Number(text);
   if (!Number.isFinite(value)) return text;
   if (Object.is(value, -0)) return "-0.0";
   const abs = Math.abs(value);

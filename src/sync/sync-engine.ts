@@ -140,7 +140,7 @@ export class SyncEngine {
     for (const skipped of plan.skipped) {
       log.warn({ table: skipped.table }, `skipping table ${skipped.table}: ${skipped.reason}`);
     }
-    // Typed mappings apply when the index is created; an existing index keeps its mapping.
+    // Typed mappings: on a new index for every column, on an existing one for unmapped fields.
     await index.ensure({
       ...(request.options.mappings === "typed"
         ? { properties: typedMappings(plan.streams, source.config.documentMode === "compat") }

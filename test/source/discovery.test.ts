@@ -46,7 +46,7 @@ async function plan(overrides: Record<string, unknown>, advanced: unknown = []) 
 }
 
 describe("table discovery", () => {
-  it('"*" syncs every table with a primary key, reads a partitioned table once, skips the rest with a reason', async () => {
+  it('"*" syncs every table with a primary key, each partition as a table (compat), skips the rest with a reason', async () => {
     const result = await plan({ tables: "*" });
     expect(result.streams.map((s) => s.id).sort()).toEqual(
       [
@@ -54,15 +54,24 @@ describe("table discovery", () => {
         `${schema}.composite`,
         `${schema}.customer`,
         `${schema}.employee`,
-        `${schema}.measurement`,
+        `${schema}.measurement_2023`,
+        `${schema}.measurement_2024`,
       ].sort(),
     );
     expect(result.skipped).toEqual(
       expect.arrayContaining([
         { table: `${schema}.no_pk`, reason: expect.stringMatching(/no primary key/) as unknown },
         { table: `${schema}.adults`, reason: expect.stringMatching(/view.*id_columns/) as unknown },
+        { table: `${schema}.measurement`, reason: expect.stringMatching(/partitions are synced/) as unknown },
       ]),
     );
+  });
+
+  it("clean mode reads a partitioned table once, through its parent", async () => {
+    const result = await plan({ tables: "*", document_mode: "clean" });
+    const ids = result.streams.map((s) => s.id);
+    expect(ids).toContain(`${schema}.measurement`);
+    expect(ids.filter((id) => id.includes("measurement_"))).toEqual([]);
   });
 
   it("an explicit list syncs only those tables", async () => {
@@ -88,12 +97,29 @@ describe("table discovery", () => {
     ]);
   });
 
-  it("a partitioned table's rows are indexed once, under the parent's name", async () => {
+  it("a partitioned table's rows are indexed under each partition's name, with Elastic's ids (compat)", async () => {
     const index = `${indexPrefix}-partitioned`;
-    await runTestSync({ index, source: sourceConfig({ schema, tables: "measurement" }), es });
+    await runTestSync({ index, source: sourceConfig({ schema }), es });
+    const docs = [...(await allDocuments(es, index)).entries()].filter(([, d]) =>
+      String(d.table).startsWith("measurement"),
+    );
+    const db = stack.pgDatabase();
+    expect(docs.map(([id, d]) => [id, d[`${schema}_${String(d.table)}_v`]]).sort()).toEqual([
+      [`${db}_${schema}_measurement_2023_1_2023-05-01`, 10],
+      [`${db}_${schema}_measurement_2024_2_2024-05-01`, 20],
+    ]);
+  });
+
+  it("a partitioned table's rows are indexed once, under the parent's name (clean mode)", async () => {
+    const index = `${indexPrefix}-partitioned-clean`;
+    await runTestSync({
+      index,
+      source: sourceConfig({ schema, tables: "measurement", document_mode: "clean" }),
+      es,
+    });
     const docs = await allDocuments(es, index);
     expect(docs.size).toBe(2);
-    for (const doc of docs.values()) expect(doc.table).toBe("measurement");
+    for (const doc of docs.values()) expect(doc._pgsearch).toMatchObject({ source: `${schema}.measurement` });
   });
 
   it("identifiers with quotes and mixed case are quoted, never pasted", async () => {
