@@ -212,7 +212,9 @@ async function runSync(
     }
     if (result.status === "canceled") return EXIT.canceled;
     if (result.status === "failed") return EXIT.syncFailed;
-    return result.bulk.failed > 0 || result.oversize.length > 0 ? EXIT.completedWithErrors : EXIT.ok;
+    return result.bulk.failed > 0 || result.oversize.length > 0 || result.collisions.length > 0
+      ? EXIT.completedWithErrors
+      : EXIT.ok;
   } catch (error) {
     return reportError(error);
   } finally {
@@ -308,6 +310,7 @@ function printResult(result: SyncResult, json: boolean): void {
   );
   for (const w of result.warnings) out.write(`warning: ${w}\n`);
   for (const f of result.failures.slice(0, 10)) out.write(`failed: id ${f.id}: ${f.reason}\n`);
+  for (const c of result.collisions.slice(0, 10)) out.write(`collision: ${c.message}\n`);
   for (const o of result.oversize.slice(0, 10)) {
     out.write(`over the size limit: ${o.stream} key ${JSON.stringify(o.key)} (${o.bytes} bytes)\n`);
   }

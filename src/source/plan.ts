@@ -68,7 +68,7 @@ export interface SourcePlan {
 }
 
 /** Prefix of compat field names: "{schema}_{sorted tables joined by _}_", lower-cased later. */
-function compatPrefix(schema: string, tables: string[]): string {
+export function compatPrefix(schema: string, tables: string[]): string {
   return `${schema}_${[...tables].sort().join("_")}_`;
 }
 

@@ -19,6 +19,7 @@ import { columnRef, type SkippedTable, type SourcePlan, type SourceStream } from
 import type { PostgresSource } from "../source/postgres-source.js";
 import type { SyncSnapshot } from "../source/snapshot.js";
 import { type BatchTicket, CheckpointTracker } from "./checkpoints.js";
+import { fieldCollisions, IdCollisionDetector, type Collision } from "./collisions.js";
 import { DocumentBuilder, META_FIELD } from "./document.js";
 import type { StateStore, SyncState } from "./state-store.js";
 
@@ -95,6 +96,8 @@ export interface SyncResult {
   /** Documents Elasticsearch refused, with the table and the reason (the first 100). */
   failures: DocumentFailure[];
   oversize: OversizeDocument[];
+  /** Rows that would share a document id, columns that would share a field (exit 3). */
+  collisions: Collision[];
   /** Documents deleted because the source no longer has them. */
   deleted: number;
   /** Why the delete pass did not run, when it did not. */
@@ -130,6 +133,7 @@ export class SyncEngine {
     const warnings: string[] = [];
     const progress = new Map<string, StreamProgress>();
     const oversize: OversizeDocument[] = [];
+    const collisions: Collision[] = [];
     const tracker = new CheckpointTracker();
     const signal = request.signal;
     const log = logger.child({ index: request.indexName, job_type: request.jobType });
@@ -140,6 +144,9 @@ export class SyncEngine {
     for (const skipped of plan.skipped) {
       log.warn({ table: skipped.table }, `skipping table ${skipped.table}: ${skipped.reason}`);
     }
+    const compat = source.config.documentMode === "compat";
+    for (const stream of plan.streams) collisions.push(...fieldCollisions(stream, compat));
+    for (const c of collisions) log.warn({ table: c.stream, field: c.target }, c.message);
     // Typed mappings: on a new index for every column, on an existing one for unmapped fields.
     await index.ensure({
       ...(request.options.mappings === "typed"
@@ -292,6 +299,7 @@ export class SyncEngine {
               fallbackTimestamp,
               progress: p,
               oversize,
+              collisions,
             });
             tracker.finish(stream.id);
             p.state = "done";
@@ -372,6 +380,7 @@ export class SyncEngine {
         reason: f.reason,
       })),
       oversize,
+      collisions,
       deleted,
       warnings,
       ...(deleteSkippedReason === undefined ? {} : { deleteSkippedReason }),
@@ -409,9 +418,11 @@ export class SyncEngine {
       fallbackTimestamp: string;
       progress: StreamProgress;
       oversize: OversizeDocument[];
+      collisions: Collision[];
     },
   ): Promise<void> {
     const builder = new DocumentBuilder(stream, this.deps.source.config, ctx.fallbackTimestamp);
+    const ids = new IdCollisionDetector(stream, this.deps.source.config.documentMode === "compat");
     const maxBytes = this.deps.source.config.maxDocumentBytes;
     const rules = request.basicRules;
     const p = ctx.progress;
@@ -426,6 +437,13 @@ export class SyncEngine {
       const docs = [];
       for (const row of rows) {
         const doc = builder.build(row);
+        const collision = ids.check(doc.id, row.key);
+        if (collision !== undefined) {
+          // The first row keeps the document; the second is reported, never silently merged.
+          if (ctx.collisions.length < 1000) ctx.collisions.push(collision);
+          this.deps.logger.warn({ table: stream.id, key: row.key, document_id: doc.id }, collision.message);
+          continue;
+        }
         if (doc.bytes > maxBytes) {
           p.oversize++;
           if (ctx.oversize.length < 1000)

@@ -1,4 +1,8 @@
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stack } from "./stack.js";
 
 /** Runs the real CLI (`src/cli/main.ts` through tsx) as a user would, with the test environment. */
 export function runCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -23,4 +27,24 @@ export async function runCliAsync(
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const status = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   return { status, stdout, stderr };
+}
+
+/** A config file for the CLI pointing at the test stack (password from $PGPASSWORD); returns its path. */
+export function writeStackConfig(options: { index: string; schema: string; extra?: string[] }): string {
+  const path = join(mkdtempSync(join(tmpdir(), "pgsearch-config-")), "config.yml");
+  const lines = [
+    "elasticsearch:",
+    `  host: ${stack.esUrl()}`,
+    `index_name: ${options.index}`,
+    "configuration:",
+    `  host: ${stack.pgHost()}`,
+    `  port: ${stack.pgPort()}`,
+    `  username: ${stack.pgUser()}`,
+    "  password: ${PGPASSWORD}",
+    `  database: ${stack.pgDatabase()}`,
+    `  schema: ${options.schema}`,
+    ...(options.extra ?? []),
+  ];
+  writeFileSync(path, `${lines.join("\n")}\n`);
+  return path;
 }
