@@ -10,9 +10,12 @@ export const META_MAPPING = {
   _pgsearch: {
     properties: {
       source: { type: "keyword" },
-      // JSON text of the key, and the content hash: read from doc values (columnar, cheap),
-      // never from _source, by the delete pass and the unchanged-row check.
+      // JSON text of the key, and the content hash (48 bits of SHA-1): read from doc values
+      // (columnar, cheap), never from _source, by the delete pass and the unchanged-row check.
       key: { type: "keyword", index: false },
+      h: { type: "long", index: false },
+      // The hash as written before 2026-12 (base64 text): still mapped so older indices keep
+      // a consistent mapping; their documents are sent once more, then carry `h`.
       hash: { type: "keyword", index: false },
       // "schema.table:[key]" of each table an advanced-rule row came from (follow mode finds
       // the documents a change affects through it).
@@ -98,14 +101,14 @@ export class SearchIndex {
           query: { ids: { values: ids } },
           size: ids.length,
           _source: false,
-          docvalue_fields: ["_pgsearch.hash"],
+          docvalue_fields: ["_pgsearch.h"],
           track_total_hits: false,
         },
         { signal },
       );
       for (const hit of result.hits.hits) {
-        const hash = (hit.fields?.["_pgsearch.hash"] as string[] | undefined)?.[0];
-        if (hash !== undefined && hit._id !== undefined) found.set(hit._id, hash);
+        const hash = (hit.fields?.["_pgsearch.h"] as number[] | undefined)?.[0];
+        if (hash !== undefined && hit._id !== undefined) found.set(hit._id, String(hash));
       }
       return found;
     } catch (error) {

@@ -86,3 +86,27 @@ export async function allDocuments(
     searchAfter = last.sort;
   }
 }
+
+/** pgsearch's bookkeeping of every document (kept out of _source, read from doc values): id → fields. */
+export async function bookkeeping(
+  client: EsClient,
+  index: string,
+): Promise<Map<string, { source?: string; key?: string; h?: number }>> {
+  await client.indices.refresh({ index });
+  const result = await client.search({
+    index,
+    size: 10_000,
+    _source: false,
+    docvalue_fields: ["_pgsearch.source", "_pgsearch.key", "_pgsearch.h"],
+  });
+  return new Map(
+    result.hits.hits.map((hit) => {
+      const first = (name: string): unknown =>
+        (hit.fields?.[`_pgsearch.${name}`] as unknown[] | undefined)?.[0];
+      return [
+        hit._id ?? "",
+        { source: first("source") as string, key: first("key") as string, h: first("h") as number },
+      ];
+    }),
+  );
+}
