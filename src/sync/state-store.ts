@@ -25,6 +25,11 @@ export interface SyncState {
   /** Start of the last completed sync's snapshot: the next incremental sync reads changes since then. */
   cursor?: { snapshot_started_at: string; job_type: string } | undefined;
   last_result?: Record<string, unknown> | undefined;
+  /**
+   * Server time when the oldest snapshot that checkpointed rows were read in started: a resumed
+   * sync re-reads rows of the already-read range changed since then (issue 10.3).
+   */
+  read_since?: string | undefined;
 }
 
 export interface StateStore {

@@ -153,6 +153,10 @@ describe("resilience", () => {
       // Meanwhile the database changes: the resumed sync must pick that up too.
       await admin.query(`DELETE FROM "${schema}".events WHERE id <= 10`);
       await admin.query(`UPDATE "${schema}".events SET kind = 'changed' WHERE id = ${ROWS}`);
+      // Rows of the part already read change too: "completed" must still mean index = table.
+      await admin.query(
+        `UPDATE "${schema}".events SET kind = 'changed after the checkpoint' WHERE id IN (11, ${after})`,
+      );
 
       const second = cli();
       let output = "";
@@ -169,6 +173,10 @@ describe("resilience", () => {
       // Resumed from the checkpoint: the second run read only the rest of the table.
       expect(result.streams[0]?.rowsRead).toBe(ROWS - after);
       await expectIndexEqualsTable(index);
+      const changed = await allDocuments(es, index);
+      expect(changed.get(`${stack.pgDatabase()}_${schema}_events_${after}`)?.[`${schema}_events_kind`]).toBe(
+        "changed after the checkpoint",
+      );
     },
   );
 });

@@ -1,0 +1,123 @@
+import type { Logger } from "../observability/logger.js";
+import type { BasicRuleEngine } from "../rules/basic.js";
+import type { BulkWriter } from "../sink/bulk-writer.js";
+import type { SearchIndex } from "../sink/search-index.js";
+import type { ServerInfo } from "../source/catalog.js";
+import type { SourceStream } from "../source/plan.js";
+import type { PostgresSource } from "../source/postgres-source.js";
+import type { SyncSnapshot } from "../source/snapshot.js";
+import type { BatchTicket, CheckpointTracker } from "./checkpoints.js";
+import { type Collision, IdCollisionDetector } from "./collisions.js";
+import type { BuiltDocument } from "./document.js";
+import { reportOversize, RowDecider } from "./row-decision.js";
+import type { OversizeDocument, StreamProgress } from "./sync-types.js";
+
+/** Everything a stream read writes to and reports into, shared by the streams of one sync. */
+export interface StreamReadContext {
+  source: PostgresSource;
+  server: ServerInfo;
+  snapshot: SyncSnapshot;
+  writer: BulkWriter<BatchTicket>;
+  tracker: CheckpointTracker;
+  index: SearchIndex;
+  rules: BasicRuleEngine;
+  logger: Logger;
+  batchRows: number;
+  fallbackTimestamp: string;
+  oversize: OversizeDocument[];
+  collisions: Collision[];
+  signal: AbortSignal | undefined;
+}
+
+export interface StreamReadOptions {
+  after: (string | null)[] | undefined;
+  changedSince: string | undefined;
+  /** Send only documents whose content hash differs from the indexed one. */
+  skipUnchanged: boolean;
+  /**
+   * A catch-up pass over rows already read (after a resume or a lost snapshot): its writes do not
+   * move the stream's checkpoint, and collisions were already reported by the first pass.
+   */
+  catchUp?: boolean;
+}
+
+/** Reads one stream into the writer; the checkpoint follows the acknowledged batches. */
+export async function readStreamInto(
+  stream: SourceStream,
+  ctx: StreamReadContext,
+  progress: StreamProgress,
+  options: StreamReadOptions,
+): Promise<void> {
+  const decider = new RowDecider(stream, ctx.source.config, ctx.rules, ctx.fallbackTimestamp);
+  const ids = new IdCollisionDetector(stream, ctx.source.config.documentMode === "compat");
+  const collisions = options.catchUp === true ? [] : ctx.collisions;
+  for await (const rows of ctx.source.read(ctx.snapshot, stream, ctx.server, {
+    batchRows: ctx.batchRows,
+    after: options.after,
+    changedSince: options.changedSince,
+    signal: ctx.signal,
+  })) {
+    if (options.catchUp !== true) {
+      progress.rowsRead += rows.length;
+      ctx.tracker.addRows(stream.id, rows.length);
+    }
+    const docs: BuiltDocument[] = [];
+    for (const row of rows) {
+      const decision = decider.decide(row);
+      const collision = ids.check(decision.doc.id, row.key);
+      if (collision !== undefined) {
+        // The first row keeps the document; the second is reported, never silently merged.
+        if (collisions.length < 1000) collisions.push(collision);
+        ctx.logger.warn({ table: stream.id, key: row.key, document_id: decision.doc.id }, collision.message);
+        continue;
+      }
+      if (decision.action === "oversize") {
+        progress.oversize++;
+        reportOversize(ctx.logger, stream.id, row.key, decision.doc, ctx.source.config.maxDocumentBytes);
+        if (ctx.oversize.length < 1000)
+          ctx.oversize.push({
+            stream: stream.id,
+            key: row.key,
+            id: decision.doc.id,
+            bytes: decision.doc.bytes,
+          });
+      } else if (decision.action === "exclude") {
+        // Its document, if any, goes in the delete pass.
+        progress.filtered++;
+      } else {
+        docs.push(decision.doc);
+      }
+    }
+    const toSend = options.skipUnchanged ? await changedOnly(docs, ctx, progress) : docs;
+    const last = rows[rows.length - 1];
+    if (last === undefined) continue;
+    const ticket =
+      options.catchUp === true
+        ? untracked(stream.id)
+        : ctx.tracker.addBatch(stream.id, last.key, toSend.length);
+    for (const doc of toSend) {
+      await ctx.writer.add({ action: "index", id: doc.id, source: doc.source, tag: ticket });
+      progress.docsSent++;
+    }
+  }
+}
+
+async function changedOnly(
+  docs: BuiltDocument[],
+  ctx: StreamReadContext,
+  progress: StreamProgress,
+): Promise<BuiltDocument[]> {
+  if (docs.length === 0) return docs;
+  const stored = await ctx.index.hashes(
+    docs.map((d) => d.id),
+    ctx.signal,
+  );
+  const changed = docs.filter((d) => stored.get(d.id) !== d.hash);
+  progress.unchanged += docs.length - changed.length;
+  return changed;
+}
+
+/** Catch-up writes count for the final flush only, not for the stream's resume position. */
+function untracked(stream: string): BatchTicket {
+  return { stream, ack: () => undefined };
+}
