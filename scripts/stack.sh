@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local test stack: a real PostgreSQL (Debian's server binaries, private cluster with TLS) and
 # a real Elasticsearch (Maven Central's integ-test distribution) on loopback.
-#   scripts/stack.sh up | down [--purge] | status | env | logs
+#   scripts/stack.sh up [opensearch] | down [opensearch|--purge] | status | env | logs
+# (`up opensearch` adds OpenSearch $OS_VERSION on port 59201; `env` then prints OS_URL)
 # Data lives in .stack/ (ignored); downloads are cached in /var/cache/pgsearch-stack (root) or
 # ~/.cache/pgsearch-stack, and in ~/.m2.
 set -euo pipefail
@@ -257,16 +258,133 @@ es_down() {
   rm -f "$STACK/es.pid"
 }
 
+# ---------------------------------------------------------------- OpenSearch (optional: `up opensearch`)
+# Maven Central's integ-test distribution: no security plugin, so plain HTTP. 2.x runs on JDK 17 or
+# 21 (not 25: its security manager is gone there); 3.x on 21+.
+OS_VERSION=${OS_VERSION:-2.19.6}
+OS_PORT=${OS_PORT:-59201}
+OS_TRANSPORT_PORT=${OS_TRANSPORT_PORT:-59301}
+OS_HOME=$CACHE/opensearch-$OS_VERSION
+OS_DATA=$STACK/os-$OS_VERSION
+
+java_home_for_os() {
+  local candidate
+  local -a candidates=(/usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/java-21-openjdk-amd64)
+  if [ "${OS_VERSION%%.*}" -lt 3 ]; then
+    candidates+=(/usr/lib/jvm/temurin-17-jdk-amd64 /usr/lib/jvm/java-17-openjdk-amd64)
+  else
+    candidates+=(/usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/java-25-openjdk-amd64)
+  fi
+  for candidate in "${candidates[@]}"; do
+    [ -x "$candidate/bin/java" ] && { echo "$candidate"; return; }
+  done
+  log "no JDK 17/21 found; installing openjdk-17 from Debian"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+  echo /usr/lib/jvm/java-17-openjdk-amd64
+}
+
+os_install() {
+  [ -x "$OS_HOME/bin/opensearch" ] && return 0
+  log "fetching OpenSearch $OS_VERSION from Maven Central"
+  local dl=$CACHE/download
+  mkdir -p "$dl"
+  if ! mvn -q dependency:copy -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$OS_VERSION:zip" \
+    -DoutputDirectory="$dl" >"$CACHE/mvn-os.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn-os.log" >&2
+    die "could not fetch OpenSearch $OS_VERSION"
+  fi
+  command -v unzip >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq unzip >/dev/null; }
+  rm -rf "$OS_HOME.tmp" && mkdir -p "$OS_HOME.tmp"
+  (cd "$OS_HOME.tmp" && unzip -q "$dl/opensearch-$OS_VERSION.zip")
+  mv "$OS_HOME.tmp/opensearch-$OS_VERSION" "$OS_HOME"
+  rm -rf "$OS_HOME.tmp" "$dl/opensearch-$OS_VERSION.zip"
+}
+
+os_pid() { [ -f "$STACK/os.pid" ] && cat "$STACK/os.pid"; }
+os_running() { local pid; pid=$(os_pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+os_version_running() { curl -s -m 5 "http://127.0.0.1:$OS_PORT/" | sed -n 's/.*"number" *: *"\([^"]*\)".*/\1/p'; }
+
+os_up() {
+  if os_running; then
+    local running
+    running=$(os_version_running || true)
+    if [ "$running" = "$OS_VERSION" ]; then return 0; fi
+    log "OpenSearch ${running:-?} is running; switching to $OS_VERSION"
+    os_down
+  fi
+  os_install
+  id "$ES_USER" >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin "$ES_USER"
+  mkdir -p "$OS_DATA/data" "$OS_DATA/logs" "$OS_DATA/config" "$OS_DATA/tmp"
+  cp -r "$OS_HOME/config/." "$OS_DATA/config/"
+  # jvm.options names logs/ and data relative to the unpacked server, which its user cannot write.
+  sed -i -e "s#logs/#$OS_DATA/logs/#g" -e "s#HeapDumpPath=data#HeapDumpPath=$OS_DATA/data#" "$OS_DATA/config/jvm.options"
+  cat >"$OS_DATA/config/opensearch.yml" <<YML
+cluster.name: pgsearch-os-test
+node.name: pgsearch-os-test
+network.host: 127.0.0.1
+http.port: $OS_PORT
+transport.port: $OS_TRANSPORT_PORT
+discovery.type: single-node
+path.data: $OS_DATA/data
+path.logs: $OS_DATA/logs
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+YML
+  chown -R "$ES_USER" "$OS_DATA"
+  chmod 755 "$STACK"
+  chmod -R a+rX "$OS_HOME"
+  local java_home
+  java_home=$(java_home_for_os)
+  log "starting OpenSearch $OS_VERSION on 127.0.0.1:$OS_PORT (JDK $java_home)"
+  : >"$STACK/os.pid"
+  chown "$ES_USER" "$STACK/os.pid"
+  runuser -u "$ES_USER" -- env OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$OS_DATA/config" \
+    OPENSEARCH_TMPDIR="$OS_DATA/tmp" OPENSEARCH_JAVA_OPTS="-Xms512m -Xmx512m" \
+    "$OS_HOME/bin/opensearch" -d -p "$STACK/os.pid" >"$OS_DATA/logs/startup.out" 2>&1 || {
+    tail -n 40 "$OS_DATA/logs/startup.out" >&2
+    die "OpenSearch did not start"
+  }
+  local i
+  for i in $(seq 1 120); do
+    if curl -s -m 2 "http://127.0.0.1:$OS_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null | grep -q '"status"'; then
+      return 0
+    fi
+    sleep 1
+  done
+  tail -n 40 "$OS_DATA/logs/pgsearch-os-test.log" >&2 2>/dev/null || tail -n 40 "$OS_DATA/logs/startup.out" >&2
+  die "OpenSearch did not become ready within 120 s"
+}
+
+os_down() {
+  if os_running; then
+    local pid
+    pid=$(os_pid)
+    log "stopping OpenSearch (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$STACK/os.pid"
+}
+
 # ---------------------------------------------------------------- commands
 cmd=${1:-status}
 case "$cmd" in
   up)
     mkdir -p "$STACK"
+    # `up opensearch` starts only OpenSearch, beside a stack that may already run.
+    if [ "${2:-}" = opensearch ]; then
+      os_up
+      log "up: OpenSearch $OS_VERSION http://127.0.0.1:$OS_PORT"
+      exit 0
+    fi
     pg_up
     es_up
     log "up: PostgreSQL 127.0.0.1:$PG_PORT, Elasticsearch $ES_VERSION http://127.0.0.1:$ES_PORT"
     ;;
   down)
+    os_down
+    if [ "${2:-}" = opensearch ]; then exit 0; fi
     es_down
     pg_down
     if [ "${2:-}" = "--purge" ]; then rm -rf "$STACK"; log "purged $STACK"; fi
@@ -283,6 +401,7 @@ case "$cmd" in
     else
       echo "elasticsearch: down"; ok=1
     fi
+    if os_running; then echo "opensearch: up, $(os_version_running) on http://127.0.0.1:$OS_PORT"; fi
     exit $ok
     ;;
   env)
@@ -299,12 +418,15 @@ export PG_RO_PASSWORD=$PG_RO_PASSWORD
 export ES_URL=http://127.0.0.1:$ES_PORT
 export ES_VERSION=$ES_VERSION
 ENV
+    if os_running; then
+      printf 'export OS_URL=http://127.0.0.1:%s\nexport OS_VERSION=%s\n' "$OS_PORT" "$(os_version_running)"
+    fi
     ;;
   logs)
     tail -n 50 "$STACK/pg/postgresql.log" 2>/dev/null || true
     tail -n 50 "$ES_DATA/logs/pgsearch-test.log" 2>/dev/null || true
     ;;
   *)
-    die "usage: scripts/stack.sh up | down [--purge] | status | env | logs"
+    die "usage: scripts/stack.sh up [opensearch] | down [opensearch|--purge] | status | env | logs"
     ;;
 esac
