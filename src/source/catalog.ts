@@ -165,3 +165,18 @@ export async function serverInfo(client: PgClient, signal?: AbortSignal): Promis
     postgisSchema: row.postgis,
   };
 }
+
+/** The configured schemas PostgreSQL does not have (a typo would otherwise sync nothing). */
+export async function missingSchemas(
+  client: PgClient,
+  schemas: string[],
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const result = await queryWithSignal<{ name: string }>(
+    client,
+    "SELECT s AS name FROM unnest($1::text[]) AS s WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)",
+    [schemas],
+    signal,
+  );
+  return result.rows.map((row) => row.name);
+}

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PostgresConfig } from "../config/postgres-config.js";
-import { CanceledError, DocumentError, SourceError, throwIfAborted } from "../errors.js";
+import { CanceledError, ConfigError, DocumentError, SourceError, throwIfAborted } from "../errors.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { ServerInfo, TableInfo } from "./catalog.js";
-import { describeQuery, listTables, serverInfo } from "./catalog.js";
+import { describeQuery, listTables, missingSchemas, serverInfo } from "./catalog.js";
 import type { ConnectionFactory, PgClient } from "./connection.js";
 import { isConnectionLost, queryWithSignal } from "./connection.js";
 import type { SourcePlan, SourceStream } from "./plan.js";
@@ -42,6 +42,14 @@ export class PostgresSource {
   async plan(advancedRules: AdvancedRule[], signal?: AbortSignal): Promise<SourcePlan> {
     return this.withClient(async (client) => {
       const server = await serverInfo(client, signal);
+      const missing = await missingSchemas(client, this.config.schemas, signal);
+      if (missing.length > 0) {
+        // A typo here would sync nothing, and the delete pass would then empty the index.
+        throw new ConfigError(
+          "configuration.schema",
+          `schema ${missing.map((name) => JSON.stringify(name)).join(", ")} does not exist in database ${this.config.database}`,
+        );
+      }
       const catalog = await listTables(client, this.config.schemas, signal);
       if (advancedRules.length === 0) {
         return { server, ...planTables(this.config, catalog) };
