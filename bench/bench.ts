@@ -1,190 +1,199 @@
 /**
- * `npm run bench -- --size narrow [--size wide ...]`: for each dataset, in one run on the same
- * stack: (1) the ceiling — the same documents, pre-built as NDJSON, sent with raw `_bulk` at the
- * same batch settings; (2) the PostgreSQL read alone; (3) pgsearch's full sync; then a re-sync of
- * the unchanged table and a re-sync after 1% of rows changed. Prints a table and writes
- * bench/results/<date>-<size>.json.
+ * `npm run bench -- --size narrow [--size wide ...] [--reps 2] [--peer pgsync] [--peer elastic=PATH]`
+ *
+ * For each dataset, on the same stack and data: (1) the ceiling — the same documents, pre-built
+ * as NDJSON, sent with raw `_bulk` at the same batch settings into an index created through the
+ * sync's own code path (same mappings and settings); (2) the PostgreSQL read alone; (3)
+ * pgsearch's full sync, a re-sync of the unchanged table and one after 1% of rows changed. Each
+ * phase runs in its own process with the page cache dropped before it; the order alternates
+ * across repetitions so no phase always runs on caches another warmed. Peers run on the same
+ * data into their own index. Prints a table, writes bench/results/<date>-<size>.json.
  */
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import type { Client } from "@elastic/elasticsearch";
 import pg from "pg";
 import { DEFAULT_SYNC_OPTIONS, resolvePostgresConfig } from "../src/config/index.js";
-import { silentLogger } from "../src/observability/logger.js";
 import { connectElasticsearch } from "../src/sink/es-client.js";
+import { SearchIndex } from "../src/sink/search-index.js";
+import { typedMappings } from "../src/sink/typed-mappings.js";
 import { connectionFactory } from "../src/source/connection.js";
 import { PostgresSource } from "../src/source/postgres-source.js";
 import { DocumentBuilder } from "../src/sync/document.js";
-import { prepareRules } from "../src/sync/prepare.js";
-import { ElasticsearchStateStore } from "../src/sync/state-store.js";
-import { SyncEngine } from "../src/sync/sync-engine.js";
-import { dataset } from "./datasets.js";
+import { dataset, type Dataset } from "./datasets.js";
 import { env, pgConnection, sourceValues } from "./env.js";
-import { measure, type PhaseResult } from "./measure.js";
+import { indexSize, type IndexSize } from "./index-size.js";
+import { measurePhase, runChildPhase, type PhaseResult } from "./measure.js";
+import { printTable, summarize } from "./report.js";
+import { rawBulk } from "./raw-bulk.js";
 
 const { values } = parseArgs({
   options: {
     size: { type: "string", multiple: true, default: ["narrow"] },
+    reps: { type: "string", default: "2" },
+    peer: { type: "string", multiple: true, default: [] },
     "skip-load": { type: "boolean", default: false },
     /** Only the full sync (for xl, where every phase takes minutes: shows memory flatness). */
     "sync-only": { type: "boolean", default: false },
   },
 });
 const syncOnly = values["sync-only"];
-
+const reps = Number(values.reps);
 const esUrl = env("ES_URL");
 const options = { ...DEFAULT_SYNC_OPTIONS };
-const es = await connectElasticsearch({ host: esUrl, requestTimeoutMs: 120_000 });
+const es = await connectElasticsearch({ host: esUrl, requestTimeoutMs: 600_000 });
 const admin = new pg.Client(pgConnection());
 await admin.connect();
 const pgVersion = ((await admin.query("SHOW server_version")).rows[0] as { server_version: string })
   .server_version;
 
-const allResults: Record<string, unknown>[] = [];
-for (const size of values.size) {
-  const data = dataset(size);
-  if (!values["skip-load"]) {
-    process.stderr.write(`loading ${size} ...\n`);
-    const t = Date.now();
-    await data.load(admin);
-    process.stderr.write(`loaded in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
-  }
-  const config = resolvePostgresConfig(sourceValues(data.schema));
-  const source = new PostgresSource(config, connectionFactory(config));
-  const rules = await prepareRules({ basic: [], advanced: [] });
-  const index = `bench-${size}`;
-  const ceilingIndex = `bench-${size}-ceiling`;
-  await es.client.indices.delete({ index: [index, ceilingIndex], ignore_unavailable: true });
-  await es.client.delete({ index: "pgsearch-state", id: index }, { ignore: [404] }).catch(() => undefined);
-
-  // Pre-build the documents as NDJSON (not timed), exactly what the sync will send.
-  const dir = await mkdtemp(join(tmpdir(), "pgsearch-bench-"));
-  const ndjson = join(dir, "docs.ndjson");
+/** Pre-builds the documents as NDJSON (not timed), exactly what the sync will send. */
+async function buildNdjson(source: PostgresSource, file: string): Promise<void> {
   const plan = await source.plan([]);
-  if (!syncOnly) {
-    const out = createWriteStream(ndjson);
-    const snapshot = await source.openSnapshot();
-    for (const stream of plan.streams) {
-      const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
-      for await (const rows of source.read(snapshot, stream, plan.server, { batchRows: options.batchRows })) {
-        for (const row of rows) {
-          const doc = builder.build(row);
-          if (!out.write(`{"index":{"_id":${JSON.stringify(doc.id)}}}\n${doc.source}\n`)) {
-            await once(out, "drain");
-          }
-        }
+  const out = createWriteStream(file);
+  const snapshot = await source.openSnapshot();
+  for (const stream of plan.streams) {
+    const builder = new DocumentBuilder(stream, source.config, '"2024-01-01T00:00:00+00:00"');
+    for await (const rows of source.read(snapshot, stream, plan.server, { batchRows: options.batchRows })) {
+      for (const row of rows) {
+        const doc = builder.build(row);
+        if (!out.write(`{"index":{"_id":${JSON.stringify(doc.id)}}}\n${doc.source}\n`))
+          await once(out, "drain");
       }
     }
-    await snapshot.close();
-    await new Promise<void>((resolve) => out.end(resolve));
   }
+  await snapshot.close();
+  await new Promise<void>((resolve) => out.end(resolve));
+}
 
-  const skipped = (phase: string): Promise<PhaseResult> =>
-    measure(`${phase} (skipped)`, () => Promise.resolve({ docs: 0, bytes: 0 }));
-  if (!syncOnly) {
-    // A freshly started Elasticsearch is still compiling its hot paths: warm it up (unmeasured)
-    // so the first measured phase is not penalised.
-    const warmupIndex = `bench-${size}-warmup`;
-    await es.client.indices.create({ index: warmupIndex });
-    await rawBulk(ndjson, warmupIndex, 200_000);
-    await es.client.indices.delete({ index: warmupIndex });
-    await es.client.indices.create({ index: ceilingIndex });
-  }
-  const ceiling = syncOnly
-    ? await skipped("ceiling")
-    : await measure("ceiling: raw _bulk", () => rawBulk(ndjson, ceilingIndex));
+/** A fresh index created exactly as the sync creates its own (SearchIndex.ensure, typed mappings). */
+async function freshIndexLikeTheSync(client: Client, source: PostgresSource, name: string): Promise<void> {
+  await client.indices.delete({ index: name, ignore_unavailable: true });
+  const plan = await source.plan([]);
+  await new SearchIndex(client, name).ensure(
+    options.mappings === "typed"
+      ? { properties: typedMappings(plan.streams, source.config.documentMode === "compat") }
+      : {},
+  );
+}
 
-  const read = syncOnly
-    ? await skipped("PostgreSQL read")
-    : await measure("PostgreSQL read", async () => {
-        const snapshot = await source.openSnapshot();
-        let docs = 0;
-        let bytes = 0;
-        for (const stream of plan.streams) {
-          const builder = new DocumentBuilder(stream, config, '"2024-01-01T00:00:00+00:00"');
-          for await (const rows of source.read(snapshot, stream, plan.server, {
-            batchRows: options.batchRows,
-          })) {
-            for (const row of rows) bytes += builder.build(row).bytes;
-            docs += rows.length;
-          }
-        }
-        await snapshot.close();
-        return { docs, bytes };
-      });
+async function resetSyncIndex(client: Client, index: string): Promise<void> {
+  await client.indices.delete({ index, ignore_unavailable: true });
+  await client.delete({ index: "pgsearch-state", id: index }, { ignore: [404] }).catch(() => undefined);
+}
 
-  const engine = new SyncEngine({
-    source,
-    client: es.client,
-    state: new ElasticsearchStateStore(es.client),
-    logger: silentLogger,
-  });
-  const runSync = (phase: string): Promise<PhaseResult> =>
-    measure(phase, async () => {
-      const result = await engine.run({
-        indexName: index,
-        jobType: "full",
-        advancedRules: [],
-        basicRules: rules.basic,
-        options,
-      });
-      if (result.status !== "completed")
-        throw new Error(`sync ${result.status}: ${result.error?.message ?? ""}`);
-      return { docs: result.streams.reduce((n, s) => n + s.rowsRead, 0), bytes: result.bulk.bytesSent };
-    });
-  const sync = await runSync("pgsearch full sync");
-  const resyncUnchanged = syncOnly
-    ? await skipped("re-sync, unchanged")
-    : await runSync("re-sync, unchanged");
-  // Change the content of 1% of the rows of every table.
-  for (const table of syncOnly ? [] : data.tables) {
-    const textColumn = (
+/** Changes the content of 1% of the rows of every table. */
+async function changeOnePercent(data: Dataset): Promise<void> {
+  for (const table of data.tables) {
+    const column = (
       await admin.query<{ column_name: string }>(
         `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND data_type = 'text' LIMIT 1`,
         [data.schema, table.name],
       )
     ).rows[0]?.column_name;
-    if (textColumn !== undefined) {
+    if (column !== undefined)
       await admin.query(
-        `UPDATE ${data.schema}.${table.name} SET "${textColumn}" = "${textColumn}" || '!' WHERE id % 100 = 7`,
+        `UPDATE ${data.schema}.${table.name} SET "${column}" = "${column}" || '!' WHERE id % 100 = 7`,
       );
-    }
   }
-  const resyncChanged = syncOnly
-    ? await skipped("re-sync, 1% changed")
-    : await runSync("re-sync, 1% changed");
-  // The ceiling again, into a fresh index: on a small VM one _bulk run can vary by a third, and
-  // the ratio is taken against the better of the two, so it is never flattered by a slow ceiling.
-  let ceilingAgain: PhaseResult | undefined;
-  if (!syncOnly) {
-    await es.client.indices.delete({ index: ceilingIndex });
-    await es.client.indices.create({ index: ceilingIndex });
-    ceilingAgain = await measure("ceiling again (last)", () => rawBulk(ndjson, ceilingIndex));
-  }
-  await rm(dir, { recursive: true, force: true });
+  await admin.query("CHECKPOINT");
+}
 
-  const phases = [
-    ceiling,
-    read,
-    sync,
-    resyncUnchanged,
-    resyncChanged,
-    ...(ceilingAgain ? [ceilingAgain] : []),
-  ];
-  const bestCeiling = Math.max(ceiling.docsPerSecond, ceilingAgain?.docsPerSecond ?? 0);
-  const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
-  const ratios = {
-    syncToCeiling: ratio(sync.docsPerSecond, bestCeiling),
-    syncToRead: ratio(sync.docsPerSecond, read.docsPerSecond),
+interface Context {
+  data: Dataset;
+  source: PostgresSource;
+  index: string;
+  ceilingIndex: string;
+  ndjson: string;
+}
+
+const pgsearchPhase = (
+  ctx: Context,
+  phase: string,
+  rep: number,
+  kind: "ceiling" | "read" | "sync",
+): Promise<PhaseResult> =>
+  measurePhase({ phase, tool: kind === "ceiling" ? "raw _bulk" : "pgsearch", rep }, () =>
+    runChildPhase({
+      kind,
+      schema: ctx.data.schema,
+      index: kind === "ceiling" ? ctx.ceilingIndex : ctx.index,
+      ndjson: ctx.ndjson,
+    }),
+  );
+
+/** One repetition; odd ones run the phases in reverse order. */
+async function repetition(ctx: Context, rep: number, sizes: IndexSize[]): Promise<PhaseResult[]> {
+  const out: PhaseResult[] = [];
+  const steps: Record<string, () => Promise<void>> = {
+    ceiling: async () => {
+      await freshIndexLikeTheSync(es.client, ctx.source, ctx.ceilingIndex);
+      out.push(await pgsearchPhase(ctx, "ceiling: raw _bulk", rep, "ceiling"));
+      if (rep === 0) sizes.push(await indexSize(es.client, ctx.ceilingIndex));
+      await es.client.indices.delete({ index: ctx.ceilingIndex });
+    },
+    read: async () => {
+      out.push(await pgsearchPhase(ctx, "PostgreSQL read", rep, "read"));
+    },
+    sync: async () => {
+      await resetSyncIndex(es.client, ctx.index);
+      out.push(await pgsearchPhase(ctx, "pgsearch full sync", rep, "sync"));
+      if (syncOnly) return;
+      if (rep === 0) sizes.push(await indexSize(es.client, ctx.index));
+      out.push(await pgsearchPhase(ctx, "re-sync, unchanged", rep, "sync"));
+      await changeOnePercent(ctx.data);
+      out.push(await pgsearchPhase(ctx, "re-sync, 1% changed", rep, "sync"));
+    },
   };
-  printTable(size, phases, ratios);
-  allResults.push({
+  const order = syncOnly
+    ? ["sync"]
+    : rep % 2 === 0
+      ? ["ceiling", "read", "sync"]
+      : ["sync", "read", "ceiling"];
+  for (const step of order) await steps[step]?.();
+  return out;
+}
+
+async function runSize(size: string): Promise<Record<string, unknown>> {
+  const data = dataset(size);
+  if (!values["skip-load"]) {
+    process.stderr.write(`loading ${size} ...\n`);
+    await data.load(admin);
+  }
+  await admin.query("CHECKPOINT");
+  const config = resolvePostgresConfig(sourceValues(data.schema));
+  const source = new PostgresSource(config, connectionFactory(config));
+  const dir = await mkdtemp(join(tmpdir(), "pgsearch-bench-"));
+  const ctx: Context = {
+    data,
+    source,
+    index: `bench-${size}`,
+    ceilingIndex: `bench-${size}-ceiling`,
+    ndjson: join(dir, "docs.ndjson"),
+  };
+  await buildNdjson(source, ctx.ndjson);
+  // A freshly started Elasticsearch is still compiling its hot paths: warm it up (unmeasured).
+  const warmup = `bench-${size}-warmup`;
+  await freshIndexLikeTheSync(es.client, source, warmup);
+  await rawBulk(esUrl, ctx.ndjson, warmup, options, 200_000);
+  await es.client.indices.delete({ index: warmup });
+
+  const phases: PhaseResult[] = [];
+  const sizes: IndexSize[] = [];
+  for (let rep = 0; rep < reps; rep++) phases.push(...(await repetition(ctx, rep, sizes)));
+  await resetSyncIndex(es.client, ctx.index);
+  await rm(dir, { recursive: true, force: true });
+  const summary = summarize(phases);
+  printTable(size, phases, summary, sizes);
+  return {
     size,
+    rows: data.tables.reduce((n, t) => n + t.rows, 0),
     date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`,
     machine: {
       cpus: cpus().length,
       cpu: cpus()[0]?.model,
@@ -194,84 +203,17 @@ for (const size of values.size) {
     versions: { elasticsearch: es.version, postgresql: pgVersion },
     settings: options,
     phases,
-    ratios,
-  });
-  await es.client.indices.delete({ index: [index, ceilingIndex], ignore_unavailable: true });
+    summary,
+    indexSizes: sizes,
+  };
 }
 
 await mkdir("bench/results", { recursive: true });
-for (const result of allResults) {
-  const file = `bench/results/${(result.date as string).slice(0, 10)}-${result.size as string}.json`;
+for (const size of values.size) {
+  const result = await runSize(size);
+  const file = `bench/results/${(result.date as string).slice(0, 10)}-${size}.json`;
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stderr.write(`wrote ${file}\n`);
 }
 await admin.end();
 await es.client.close();
-
-/** The same NDJSON, same batch bounds and concurrency, through plain fetch: nothing but _bulk. */
-async function rawBulk(
-  file: string,
-  target: string,
-  maxDocs = Infinity,
-): Promise<{ docs: number; bytes: number }> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  const inFlight = new Set<Promise<void>>();
-  let body: string[] = [];
-  let bodyBytes = 0;
-  let docs = 0;
-  let bytes = 0;
-  let action: string | undefined;
-  const send = async (payload: string): Promise<void> => {
-    const response = await fetch(`${esUrl}/${target}/_bulk?filter_path=errors`, {
-      method: "POST",
-      headers: { "content-type": "application/x-ndjson" },
-      body: payload,
-    });
-    const result = (await response.json()) as { errors?: boolean };
-    if (!response.ok || result.errors === true)
-      throw new Error(`ceiling _bulk failed: HTTP ${response.status}`);
-  };
-  const flush = async (): Promise<void> => {
-    const payload = body.join("");
-    body = [];
-    bodyBytes = 0;
-    while (inFlight.size >= options.bulkConcurrency) await Promise.race(inFlight);
-    const task = send(payload).finally(() => inFlight.delete(task));
-    inFlight.add(task);
-  };
-  for await (const line of lines) {
-    if (docs >= maxDocs) break;
-    if (action === undefined) {
-      action = line;
-      continue;
-    }
-    const pair = `${action}\n${line}\n`;
-    action = undefined;
-    const pairBytes = Buffer.byteLength(pair);
-    if (body.length > 0 && bodyBytes + pairBytes > options.bulkMaxBytes) await flush();
-    body.push(pair);
-    bodyBytes += pairBytes;
-    bytes += pairBytes;
-    docs++;
-    if (body.length >= options.bulkMaxDocs) await flush();
-  }
-  if (body.length > 0) await flush();
-  await Promise.all(inFlight);
-  return { docs, bytes };
-}
-
-function printTable(size: string, phases: PhaseResult[], ratios: Record<string, number | null>): void {
-  const rows = phases.map(
-    (p) =>
-      `| ${p.phase.padEnd(22)} | ${String(p.docs).padStart(9)} | ${String(p.docsPerSecond).padStart(8)} | ${String(p.mbPerSecond).padStart(6)} | ${String(p.peakRssMb).padStart(6)} | ${String(p.eventLoopLagP99Ms).padStart(6)} | ${String(p.seconds).padStart(7)} | ${p.cpuSeconds.elasticsearch} / ${p.cpuSeconds.postgres} / ${p.cpuSeconds.pgsearch} |`,
-  );
-  process.stdout.write(
-    [
-      `\n### ${size}`,
-      "| phase                  |      docs |   docs/s |   MB/s | RSS MB | lag99 |       s | CPU s: ES / PG / pgsearch |",
-      "|---|---:|---:|---:|---:|---:|---:|---|",
-      ...rows,
-      `\nsync/ceiling ${ratios.syncToCeiling} (against the better ceiling run), sync/read ${ratios.syncToRead}\n`,
-    ].join("\n"),
-  );
-}

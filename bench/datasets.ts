@@ -8,7 +8,7 @@
  */
 import type pg from "pg";
 
-export type DatasetName = "small" | "medium" | "large" | "narrow" | "wide" | "xl" | "tiny";
+export type DatasetName = "small" | "medium" | "large" | "narrow" | "wide" | "xl" | "tiny" | "narrow200k";
 
 export interface Dataset {
   name: DatasetName;
@@ -115,11 +115,13 @@ export function dataset(name: string): Dataset {
       return referenceShape("large", 5, 7000);
     case "narrow":
       return narrow("narrow", 1_000_000);
+    case "narrow200k":
+      return narrow("narrow200k", 200_000);
     case "wide":
       return wide(200_000);
     case "xl":
       return narrow("xl", 10_000_000);
     default:
-      throw new Error(`unknown dataset "${name}" (tiny, small, medium, large, narrow, wide, xl)`);
+      throw new Error(`unknown dataset "${name}" (tiny, small, medium, large, narrow, narrow200k, wide, xl)`);
   }
 }

@@ -1,8 +1,18 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+/**
+ * Runs one phase in a child process and measures it: wall time, the child's own CPU-seconds and
+ * peak RSS (the child reports them, or /usr/bin/time does for a peer), and the CPU Elasticsearch
+ * and PostgreSQL spent meanwhile (from /proc). The page cache is dropped before each phase when
+ * we may (root), so no phase runs on a cache another one warmed.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChildReport, PhaseRequest, PhaseWork } from "./phase.js";
 
 /** CPU seconds used so far by processes whose command line matches, from /proc (Linux). */
-function cpuSecondsOf(match: (cmdline: string) => boolean): number {
+export function cpuSecondsOf(match: (cmdline: string) => boolean): number {
   let ticks = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -20,72 +30,121 @@ function cpuSecondsOf(match: (cmdline: string) => boolean): number {
   return ticks / 100;
 }
 
-/** Where the machine's CPU went during a phase: the answer to "what holds the sync back". */
-export interface CpuSeconds {
-  elasticsearch: number;
-  postgres: number;
-  pgsearch: number;
-}
+const isElasticsearch = (c: string): boolean =>
+  c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server");
+const isPostgres = (c: string): boolean => c.startsWith("postgres") || c.includes("/bin/postgres");
 
-function cpuNow(): CpuSeconds {
-  const self = process.cpuUsage();
-  return {
-    elasticsearch: cpuSecondsOf(
-      (c) => c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server"),
-    ),
-    postgres: cpuSecondsOf((c) => c.startsWith("postgres") || c.includes("/bin/postgres")),
-    pgsearch: (self.user + self.system) / 1e6,
-  };
-}
-
-export interface PhaseResult {
+export interface PhaseResult extends PhaseWork {
   phase: string;
-  docs: number;
-  bytes: number;
+  tool: string;
+  rep: number;
   seconds: number;
+  rowsPerSecond: number;
   docsPerSecond: number;
   mbPerSecond: number;
   peakRssMb: number;
-  eventLoopLagP99Ms: number;
-  cpuSeconds: CpuSeconds;
+  eventLoopLagP99Ms?: number;
+  /** The tool's own CPU; Elasticsearch's and PostgreSQL's during the phase. */
+  cpuSeconds: { tool: number; elasticsearch: number; postgres: number };
+  /** 1-minute load average before and after the phase (the machine is shared). */
+  load: [number, number];
+  cachesDropped: boolean;
 }
 
-/** Runs `work` and reports throughput, peak RSS (sampled every 50 ms) and event-loop lag p99. */
-export async function measure(
-  phase: string,
-  work: () => Promise<{ docs: number; bytes: number }>,
-): Promise<PhaseResult> {
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  let peakRss = process.memoryUsage.rss();
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  }, 50);
-  lag.enable();
-  const cpuBefore = cpuNow();
-  const started = process.hrtime.bigint();
+/** Drops the kernel page cache (root only). PostgreSQL's shared_buffers stay warm either way. */
+export function dropCaches(): boolean {
   try {
-    const { docs, bytes } = await work();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    return {
-      phase,
-      docs,
-      bytes,
-      seconds: round(seconds, 2),
-      docsPerSecond: Math.round(docs / seconds),
-      mbPerSecond: round(bytes / 2 ** 20 / seconds, 1),
-      peakRssMb: Math.round(peakRss / 2 ** 20),
-      eventLoopLagP99Ms: round(lag.percentile(99) / 1e6, 1),
-      cpuSeconds: ((after) => ({
-        elasticsearch: round(after.elasticsearch - cpuBefore.elasticsearch, 1),
-        postgres: round(after.postgres - cpuBefore.postgres, 1),
-        pgsearch: round(after.pgsearch - cpuBefore.pgsearch, 1),
-      }))(cpuNow()),
-    };
-  } finally {
-    clearInterval(sampler);
-    lag.disable();
+    writeFileSync("/proc/sys/vm/drop_caches", "3\n");
+    return true;
+  } catch {
+    return false;
   }
+}
+
+interface Usage {
+  seconds: number;
+  cpuSeconds: number;
+  maxRssMb: number;
+}
+
+/** Runs a command to completion, its rusage taken by /usr/bin/time; stdout returned. */
+export async function runTimed(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Usage & { stdout: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "pgsearch-time-"));
+  const out = join(dir, "time");
+  const child = spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", out, command, ...args], {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`);
+  const last = (await readFile(out, "utf8")).trim().split("\n").at(-1) ?? "";
+  await rm(dir, { recursive: true, force: true });
+  const [elapsed, user, system, maxKb] = last.split(" ").map(Number);
+  return {
+    stdout,
+    seconds: elapsed ?? 0,
+    cpuSeconds: (user ?? 0) + (system ?? 0),
+    maxRssMb: (maxKb ?? 0) / 1024,
+  };
+}
+
+/** Measures `work` (which runs one child process) with the machine-wide CPU around it. */
+export async function measurePhase(
+  label: { phase: string; tool: string; rep: number },
+  work: () => Promise<PhaseWork & Usage & { eventLoopLagP99Ms?: number; extraToolCpu?: number }>,
+): Promise<PhaseResult> {
+  const cachesDropped = dropCaches();
+  const loadBefore = loadavg()[0] ?? 0;
+  const es0 = cpuSecondsOf(isElasticsearch);
+  const pg0 = cpuSecondsOf(isPostgres);
+  const r = await work();
+  const es = cpuSecondsOf(isElasticsearch) - es0;
+  const pgCpu = cpuSecondsOf(isPostgres) - pg0;
+  const { seconds, cpuSeconds, maxRssMb, eventLoopLagP99Ms, extraToolCpu, ...done } = r;
+  return {
+    ...label,
+    ...done,
+    seconds: round(seconds, 2),
+    rowsPerSecond: Math.round(r.rowsRead / seconds),
+    docsPerSecond: Math.round(r.docsSent / seconds),
+    mbPerSecond: round(r.bytes / 2 ** 20 / seconds, 1),
+    peakRssMb: Math.round(maxRssMb),
+    ...(eventLoopLagP99Ms === undefined ? {} : { eventLoopLagP99Ms: round(eventLoopLagP99Ms, 1) }),
+    cpuSeconds: {
+      tool: round(cpuSeconds + (extraToolCpu ?? 0), 1),
+      elasticsearch: round(es, 1),
+      postgres: round(pgCpu, 1),
+    },
+    load: [round(loadBefore, 2), round(loadavg()[0] ?? 0, 2)],
+    cachesDropped,
+  };
+}
+
+/** One pgsearch phase in its own Node process. */
+export async function runChildPhase(
+  request: PhaseRequest,
+  extraNodeArgs: string[] = [],
+): Promise<ChildReport> {
+  const child = spawn(
+    process.execPath,
+    [...extraNodeArgs, "--import", "tsx", join(import.meta.dirname, "phase.ts"), JSON.stringify(request)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (code !== 0 || line === undefined) throw new Error(`phase ${request.kind} exited ${code}`);
+  return JSON.parse(line.slice("RESULT ".length)) as ChildReport;
 }
 
 export function round(value: number, digits: number): number {
