@@ -45,21 +45,19 @@ export class ConnectorApiProtocol extends IndexProtocol {
     return result.id;
   }
 
+  /**
+   * `_claim` overwrites status, worker and timestamps without checking the job's state
+   * (`ConnectorSyncJobIndexService.claimConnectorSyncJob`): the caller holds the connector's lock
+   * (job-claim.ts), which is what makes the claim exclusive.
+   */
   override async claimJob(job: Versioned<JobDocument>, worker: string): Promise<boolean> {
-    try {
-      await this.call("PUT", `/_connector/_sync_job/${encodeURIComponent(job.id)}/_claim`, {
-        worker_hostname: worker,
-        ...(job.doc.job_type === "incremental" && job.doc.connector.sync_cursor != null
-          ? { sync_cursor: job.doc.connector.sync_cursor }
-          : {}),
-      });
-      return true;
-    } catch (error) {
-      // Another worker claimed it first (the job is no longer pending).
-      const status = (error as { status?: number }).status;
-      if (status === 409 || status === 400) return false;
-      throw error;
-    }
+    await this.call("PUT", `/_connector/_sync_job/${encodeURIComponent(job.id)}/_claim`, {
+      worker_hostname: worker,
+      ...(job.doc.job_type === "incremental" && job.doc.connector.sync_cursor != null
+        ? { sync_cursor: job.doc.connector.sync_cursor }
+        : {}),
+    });
+    return true;
   }
 
   override async reportJobStats(id: string, stats: JobStats): Promise<void> {

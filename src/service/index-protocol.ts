@@ -215,11 +215,16 @@ export class IndexProtocol implements ConnectorProtocol {
         id,
         doc: partial,
         refresh: true,
-        ...(version === undefined ? {} : { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm }),
+        // Unconditional updates race other services' writes inside Elasticsearch's
+        // read-modify-write: let it retry them rather than lose the write.
+        ...(version === undefined
+          ? { retry_on_conflict: 10 }
+          : { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm }),
       });
       return true;
     } catch (error) {
-      if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 409) return false;
+      if (version !== undefined && (error as { meta?: { statusCode?: number } }).meta?.statusCode === 409)
+        return false;
       throw describeEsError(error, `cannot update ${index}/${id}`);
     }
   }

@@ -100,16 +100,20 @@ export async function startConnectorApiEmulator(
         const job = await store.getJob(jobId);
         if (job === undefined)
           return error(res, 404, "resource_not_found_exception", `sync job [${jobId}] not found`);
+        // ConnectorSyncJobIndexService.claimConnectorSyncJob: 404 for a missing job, otherwise
+        // overwrites worker_hostname, status, last_seen, started_at (and connector.sync_cursor)
+        // with no check of the job's status and no version condition.
         if (method === "PUT" && parts[3] === "_claim") {
-          if (job.doc.status !== "pending" && job.doc.status !== "suspended") {
-            return error(res, 400, "status_exception", `sync job [${jobId}] is not pending or suspended`);
-          }
-          const claimed = await store.claimJob(job, String(body.worker_hostname));
-          if (!claimed) return error(res, 409, "version_conflict_engine_exception", "claimed concurrently");
-          if (body.sync_cursor !== undefined)
-            await store.updateJob(jobId, {
-              connector: { ...job.doc.connector, sync_cursor: body.sync_cursor },
-            });
+          const now = new Date().toISOString();
+          await store.updateJob(jobId, {
+            worker_hostname: body.worker_hostname as string,
+            status: "in_progress",
+            last_seen: now,
+            started_at: now,
+            ...(body.sync_cursor == null
+              ? {}
+              : { connector: { ...job.doc.connector, sync_cursor: body.sync_cursor } }),
+          });
           send(res, 200, { result: "updated" });
           return;
         }

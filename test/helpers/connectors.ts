@@ -33,5 +33,6 @@ export async function saveConnectorForm(
     id: connectorId,
     doc: { configuration, status: "configured" },
     refresh: true,
+    retry_on_conflict: 10,
   });
 }
