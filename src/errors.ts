@@ -137,3 +137,27 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
       : new CanceledError("canceled", { cause: signal.reason });
   }
 }
+
+/**
+ * Elasticsearch kept refusing a change follow mode applies (after its retries). The slot is left
+ * before the change, so a restart applies it; `follow.on_document_error: record` goes on instead.
+ */
+export class FollowDocumentError extends SinkError {
+  constructor(failure: { id: string; status: number; reason: string }, refused: number, lsn: string) {
+    super(
+      `Elasticsearch refused document ${failure.id} (HTTP ${failure.status}: ${failure.reason})` +
+        `${refused > 1 ? ` and ${refused - 1} other change(s)` : ""}; stopped without confirming the changes ` +
+        `from before ${lsn}: a restart applies them (or set follow.on_document_error: record)`,
+      { status: failure.status, documentId: failure.id, code: "follow_document_refused" },
+    );
+  }
+}
+
+/** Another process holds the lock of this index (a sync) or of this slot (follow). */
+export class LockHeldError extends PgSearchError {
+  readonly holder: { host: string; pid: number; since: string };
+  constructor(what: string, holder: { host: string; pid: number; since: string }) {
+    super(`${what} is in use by ${holder.host}/${holder.pid} since ${holder.since}`, { code: "lock_held" });
+    this.holder = holder;
+  }
+}

@@ -1,20 +1,24 @@
+import type { Client } from "@elastic/elasticsearch";
 import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
 import type { Pgoutput } from "pg-logical-replication";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CanceledError, PgSearchError, SourceError } from "../errors.js";
+import type { SyncOptions } from "../config/app-config.js";
+import { CanceledError, FollowDocumentError, PgSearchError, SourceError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
-import { BulkWriter } from "../sink/bulk-writer.js";
+import { BulkWriter, type BulkItem, type ItemFailure } from "../sink/bulk-writer.js";
 import { clientConfig, connectionFactory, isConnectionLost, type PgClient } from "../source/connection.js";
-import type { SourcePlan, SourceStream, StreamPart } from "../source/plan.js";
-import { partTerm } from "../source/reader.js";
+import type { SourcePlan, SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
-import type { SyncSnapshot } from "../source/snapshot.js";
-import { quoteIdent, quoteLiteral } from "../source/sql.js";
-import type { SyncOptions } from "../config/app-config.js";
-import type { Client } from "@elastic/elasticsearch";
-import { SearchIndex } from "../sink/search-index.js";
-import { DocumentBuilder, META_FIELD } from "./document.js";
+import { dropSlot, ensureSlot, slotRetainedWal, type SlotNames } from "../source/replication-slot.js";
+import { ChangeBuffer, relationOf, type ChangeBatch, type PendingChange } from "./change-buffer.js";
+import { applyBatch, type ApplyCounts } from "./follow-apply.js";
+import { recordFailures } from "./failures-index.js";
+
+export { dropSlot, slotRetainedWal };
+
+/** What follow does with a change Elasticsearch refuses (`follow.on_document_error`). */
+export type OnDocumentError = "stop" | "record";
 
 export interface FollowOptions {
   indexName: string;
@@ -25,6 +29,13 @@ export interface FollowOptions {
   basicRules: BasicRuleEngine;
   sync: SyncOptions;
   signal: AbortSignal;
+  /**
+   * A refused change is retried (`documentRetryDelaysMs`, default 1, 2, 4, 8 s), then "stop"
+   * (default) ends following with FollowDocumentError, the slot left before the change so a
+   * restart applies it; "record" writes it to the failures index and goes on.
+   */
+  onDocumentError?: OnDocumentError;
+  documentRetryDelaysMs?: number[];
   /** Changes are applied when this many keys are pending, or after `maxDelayMs`. */
   maxBatchKeys?: number;
   maxDelayMs?: number;
@@ -53,44 +64,27 @@ export interface AppliedBatch {
   lastCommitTime: number | undefined;
   appliedAt: number;
   lsn: string;
+  /** Changes Elasticsearch refused that were written to the failures index ("record"). */
+  recorded: number;
 }
 
-interface PendingPart {
-  stream: SourceStream;
-  part: StreamPart;
-  key: (string | null)[];
-}
-
-interface PendingChange {
-  stream: SourceStream;
-  readonly key: (string | null)[];
-}
+export const DOCUMENT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
 
 /**
  * Continuous change capture: a persistent logical replication slot (pgoutput) streams every
- * committed change of the plan's tables. For each batch the changed keys are re-read from
- * PostgreSQL with the same rendering as a full sync (so types match, TOAST-unchanged columns are
- * never blanked, rules apply) and indexed, or deleted when the row is gone or no longer matches.
- * The slot position is acknowledged only after Elasticsearch confirmed the writes: a crash
- * replays changes, it never loses them.
+ * committed change of the plan's tables into a change buffer; batches of whole transactions are
+ * applied (follow-apply) and the slot position is confirmed to PostgreSQL only after
+ * Elasticsearch accepted every write up to it: a crash or a refused change replays changes, it
+ * never loses them (docs/operations.md, "Guarantees").
  */
 export class ChangeFollower {
-  private readonly byRelation = new Map<string, SourceStream>();
-  /** Advanced-rule streams that read a relation, with where that table's key sits in the result. */
-  private readonly partsByRelation = new Map<string, { stream: SourceStream; part: StreamPart }[]>();
-  private pending = new Map<string, PendingChange>();
-  /** Changed keys of tables read by advanced rules: the rule is re-evaluated for them. */
-  private pendingParts = new Map<string, PendingPart>();
-  private pendingTruncates = new Set<string>();
-  /** Advanced-rule streams to read again whole (a table they read was truncated). */
-  private pendingRereads = new Set<string>();
-  private lastCommitLsn: string | undefined;
-  private lastCommitTime: number | undefined;
-  private firstPendingAt: number | undefined;
+  private readonly buffer: ChangeBuffer;
   private chain: Promise<void> = Promise.resolve();
-  /** Relations whose columns changed (ALTER TABLE): their streams are planned again before use. */
-  private readonly changedRelations = new Set<string>();
-  private readonly knownColumns = new Map<string, string>();
+  /** Batches taken from the buffer and not yet confirmed. */
+  private applying = 0;
+  /** Messages collected so far: a keepalive is confirmed only when none arrived since the last one. */
+  private collected = 0;
+  private keepalive: { lsn: string; collected: number } | undefined;
   private lastAppliedCommitTime: number | undefined;
 
   constructor(
@@ -99,54 +93,15 @@ export class ChangeFollower {
     private readonly plan: SourcePlan,
     private readonly logger: Logger,
   ) {
-    for (const stream of plan.streams) {
-      if (stream.kind === "table") byRelationKey(this.byRelation, stream);
-      for (const part of stream.parts ?? []) {
-        const list = this.partsByRelation.get(part.relation) ?? [];
-        list.push({ stream, part });
-        this.partsByRelation.set(part.relation, list);
-      }
-    }
+    this.buffer = new ChangeBuffer(plan);
   }
 
   /** Creates the publication and the slot when missing. Call before the initial full sync. */
-  async ensureSlot(
-    options: Pick<FollowOptions, "slotName" | "publication">,
-    admin: PgClient,
-  ): Promise<"created" | "exists"> {
-    const tables = [
-      ...new Set([
-        ...this.plan.streams.filter((s) => s.kind === "table").map((s) => s.fromSql),
-        ...this.plan.streams.flatMap((s) => (s.parts ?? []).map((p) => p.tableSql)),
-      ]),
-    ];
-    if (tables.length === 0) {
-      throw new SourceError(
-        "nothing to follow: no table, and no advanced rule whose tables' primary keys are in its result",
-      );
-    }
-    const publication = await admin.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
-      options.publication,
-    ]);
-    if (publication.rowCount === 0) {
-      // publish_via_partition_root: changes of partitions arrive as their parent (PostgreSQL 13+).
-      const viaRoot =
-        this.plan.server.versionNum >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
-      await admin.query(
-        `CREATE PUBLICATION ${quoteIdent(options.publication)} FOR TABLE ${tables.join(", ")}${viaRoot}`,
-      );
-    }
-    const slot = await admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [
-      options.slotName,
-    ]);
-    if (slot.rowCount === 0) {
-      await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [options.slotName]);
-      return "created";
-    }
-    return "exists";
+  ensureSlot(names: SlotNames, admin: PgClient): Promise<"created" | "exists"> {
+    return ensureSlot(this.plan, names, admin);
   }
 
-  /** Streams changes until the signal aborts. */
+  /** Streams changes until the signal aborts or a change cannot be applied. */
   async run(options: FollowOptions): Promise<void> {
     const { signal } = options;
     const service = new LogicalReplicationService(
@@ -154,308 +109,186 @@ export class ChangeFollower {
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
     let failure: unknown;
-    service.on("error", (error: Error) => {
+    const fail = (error: unknown): void => {
       failure ??= error;
-    });
+    };
+    service.on("error", fail);
+    // Every handler routes its errors to `fail`: nothing escapes as an unhandled rejection.
     service.on("data", async (lsn: string, message: Pgoutput.Message) => {
-      this.collect(lsn, message);
-      if (this.shouldApply(options)) await this.enqueueApply(service, options);
+      try {
+        await this.onMessage(service, lsn, message, options, () => failure !== undefined);
+      } catch (error) {
+        fail(error);
+      }
     });
     service.on("heartbeat", async (lsn: string, _timestamp: number, shouldRespond: boolean) => {
-      // Idle stream: nothing pending means everything up to here is applied.
-      if (
-        shouldRespond &&
-        this.pending.size === 0 &&
-        this.pendingParts.size === 0 &&
-        this.pendingTruncates.size === 0
-      )
-        await service.acknowledge(lsn);
+      try {
+        if (shouldRespond && failure === undefined) await this.onKeepalive(service, lsn);
+      } catch (error) {
+        fail(error);
+      }
     });
     const timer = setInterval(() => {
-      if (
-        this.firstPendingAt !== undefined &&
-        Date.now() - this.firstPendingAt >= (options.maxDelayMs ?? 200)
-      ) {
-        void this.enqueueApply(service, options).catch((error: unknown) => {
-          failure ??= error;
-        });
-      }
+      const first = this.buffer.firstPendingAt;
+      if (failure === undefined && first !== undefined && Date.now() - first >= (options.maxDelayMs ?? 200))
+        this.enqueueApply(service, options).catch(fail);
     }, 50);
     const health = setInterval(() => {
-      this.checkHealth(options).catch((error: unknown) => {
-        failure ??= error;
-      });
+      this.checkHealth(options).catch(fail);
     }, options.healthCheckMs ?? 30_000);
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication] });
-    const subscription = service.subscribe(plugin, options.slotName).catch((error: unknown) => {
-      failure ??= error;
-    });
+    const subscription = service.subscribe(plugin, options.slotName).catch(fail);
     try {
       while (!signal.aborted && failure === undefined)
         await sleep(100, undefined, { signal }).catch(() => undefined);
-      await this.chain;
+      await this.chain.catch(fail);
     } finally {
       clearInterval(timer);
       clearInterval(health);
       await service.stop().catch(() => undefined);
       await subscription;
     }
-    if (failure !== undefined && !signal.aborted) {
-      throw failure instanceof SourceError
-        ? failure
-        : failure instanceof PgSearchError
-          ? failure
-          : new SourceError(`replication stream failed: ${(failure as Error).message}`, {
-              cause: failure,
-              retryable: isConnectionLost(failure),
-            });
+    if (failure !== undefined && !signal.aborted) throw asFollowError(failure);
+  }
+
+  private async onMessage(
+    service: LogicalReplicationService,
+    lsn: string,
+    message: Pgoutput.Message,
+    options: FollowOptions,
+    failed: () => boolean,
+  ): Promise<void> {
+    this.collected++;
+    this.buffer.collect(lsn, message);
+    if (failed()) return;
+    if (message.tag === "commit" && this.buffer.isEmpty() && this.applying === 0) {
+      // A transaction of nothing we follow, with everything before it applied: confirm it, so
+      // an idle index does not make PostgreSQL retain the WAL of a busy database.
+      await service.acknowledge(message.commitEndLsn ?? lsn);
+    } else if (this.buffer.keyCount >= (options.maxBatchKeys ?? 2000) && message.tag === "commit") {
+      // Waiting here holds the stream (flow control): memory stays bounded under bulk loads.
+      await this.enqueueApply(service, options);
     }
   }
 
-  private collect(lsn: string, message: Pgoutput.Message): void {
-    switch (message.tag) {
-      case "insert":
-      case "update":
-      case "delete": {
-        const relation = `${message.relation.schema}.${message.relation.name}`;
-        const tuples = message.tag === "delete" ? [message.key ?? message.old] : [message.new];
-        // An update that changed the primary key also carries the old key: its document goes.
-        if (message.tag === "update" && message.key !== null) tuples.push(message.key);
-        for (const tuple of tuples) {
-          if (tuple === null) continue;
-          const stream = this.byRelation.get(relation);
-          if (stream !== undefined) {
-            const key = stream.keyIndexes.map((i) => keyText(tuple[stream.columns[i]?.name ?? ""]));
-            this.pending.set(`${stream.id}\u0000${JSON.stringify(key)}`, { stream, key });
-          }
-          for (const { stream: queryStream, part } of this.partsByRelation.get(relation) ?? []) {
-            const key = part.columnIndexes.map((i) => keyText(tuple[queryStream.columns[i]?.name ?? ""]));
-            this.pendingParts.set(`${queryStream.id}\u0000${relation}\u0000${JSON.stringify(key)}`, {
-              stream: queryStream,
-              part,
-              key,
-            });
-          }
-        }
-        this.firstPendingAt ??= Date.now();
-        return;
-      }
-      case "truncate":
-        for (const relation of message.relations) {
-          const stream = this.byRelation.get(`${relation.schema}.${relation.name}`);
-          if (stream !== undefined) this.pendingTruncates.add(stream.id);
-          // A rule reading the table may lose (or, with NOT EXISTS, gain) any of its rows.
-          for (const { stream: queryStream } of this.partsByRelation.get(
-            `${relation.schema}.${relation.name}`,
-          ) ?? [])
-            this.pendingRereads.add(queryStream.id);
-        }
-        this.firstPendingAt ??= Date.now();
-        return;
-      case "relation": {
-        // Sent before the first change of a relation and after every ALTER TABLE.
-        const key = `${message.schema}.${message.name}`;
-        const columns = message.columns.map((c) => c.name).join("\u0000");
-        const known = this.knownColumns.get(key);
-        if (known !== undefined && known !== columns) this.changedRelations.add(key);
-        this.knownColumns.set(key, columns);
-        return;
-      }
-      case "commit":
-        this.lastCommitLsn = message.commitEndLsn ?? lsn;
-        this.lastCommitTime = Number(message.commitTime) / 1000;
-        return;
-      default:
-        return;
+  /**
+   * Keepalives carry the server's WAL end. It is confirmed only when nothing is pending or being
+   * applied and no message arrived since the previous keepalive (a message queued behind the
+   * keepalive in the same network read would otherwise be confirmed before it was applied).
+   */
+  private async onKeepalive(service: LogicalReplicationService, lsn: string): Promise<void> {
+    const idle = this.buffer.isEmpty() && this.applying === 0;
+    const previous = this.keepalive;
+    this.keepalive = { lsn, collected: this.collected };
+    if (idle && previous !== undefined && previous.collected === this.collected) {
+      await service.acknowledge(previous.lsn);
     }
-  }
-
-  private shouldApply(options: FollowOptions): boolean {
-    return this.pending.size >= (options.maxBatchKeys ?? 2000) && this.lastCommitLsn !== undefined;
   }
 
   /** Batches are applied one after another, so a key's changes reach the index in commit order. */
   private enqueueApply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
-    this.chain = this.chain.then(() => this.apply(service, options));
+    const batch = this.buffer.take();
+    if (batch === undefined) return this.chain;
+    this.applying++;
+    this.chain = this.chain
+      .then(() => this.applyAndConfirm(service, batch, options))
+      .finally(() => {
+        this.applying--;
+      });
     return this.chain;
   }
 
-  private async apply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
-    const lsn = this.lastCommitLsn;
-    if (
-      lsn === undefined ||
-      (this.pending.size === 0 &&
-        this.pendingParts.size === 0 &&
-        this.pendingTruncates.size === 0 &&
-        this.pendingRereads.size === 0)
-    )
-      return;
-    // Only whole transactions are applied: changes after the last commit stay pending.
-    const changes = [...this.pending.values()];
-    const partChanges = [...this.pendingParts.values()];
-    this.pendingParts = new Map();
-    const truncates = [...this.pendingTruncates];
-    const rereads = this.plan.streams.filter((s) => this.pendingRereads.has(s.id));
-    this.pendingRereads = new Set();
-    const commitTime = this.lastCommitTime;
-    this.pending = new Map();
-    this.pendingTruncates = new Set();
-    this.firstPendingAt = undefined;
-    const writer = new BulkWriter({
+  private async applyAndConfirm(
+    service: LogicalReplicationService,
+    batch: ChangeBatch,
+    options: FollowOptions,
+  ): Promise<void> {
+    if (this.buffer.changedRelations.size > 0) await this.replan(batch.changes);
+    const { counts, recorded } = await this.applyWithRetry(batch, options);
+    // Elasticsearch has every change up to here (or the failures index has it): PostgreSQL may forget them.
+    await service.acknowledge(batch.lsn);
+    this.lastAppliedCommitTime = batch.commitTime;
+    options.onApplied?.({
+      keys: batch.changes.length + batch.parts.length,
+      indexed: counts.indexed,
+      deleted: counts.deleted,
+      truncated: batch.truncates,
+      lastCommitTime: batch.commitTime,
+      appliedAt: Date.now(),
+      lsn: batch.lsn,
+      recorded,
+    });
+  }
+
+  /**
+   * Applies a batch; when Elasticsearch refuses items (a write block, a mapping conflict) the
+   * whole batch is applied again after 1, 2, 4, 8 s (re-reading the rows: writes are idempotent),
+   * then the follower stops without confirming, or records the refused changes and goes on.
+   */
+  private async applyWithRetry(
+    batch: ChangeBatch,
+    options: FollowOptions,
+  ): Promise<{ counts: ApplyCounts; recorded: number }> {
+    const delays = options.documentRetryDelaysMs ?? DOCUMENT_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      const refused: { item: BulkItem; failure: ItemFailure }[] = [];
+      const writer = this.writer(options, refused);
+      const counts = await applyBatch(this.applyContext(options), batch, writer);
+      const first = refused[0];
+      if (first === undefined) return { counts, recorded: 0 };
+      const delay = delays[attempt];
+      if (delay !== undefined) {
+        this.logger.warn(
+          {
+            document_id: first.failure.id,
+            status: first.failure.status,
+            refused: refused.length,
+            attempt: attempt + 1,
+          },
+          `Elasticsearch refused ${refused.length} change(s) (${first.failure.reason}); retrying in ${delay / 1000} s`,
+        );
+        await sleep(delay, undefined, { signal: options.signal });
+        continue;
+      }
+      if (options.onDocumentError !== "record")
+        throw new FollowDocumentError(first.failure, refused.length, batch.lsn);
+      await recordFailures(this.client, options.indexName, batch.lsn, refused, options.signal);
+      this.logger.error(
+        { document_id: first.failure.id, refused: refused.length },
+        `${refused.length} refused change(s) written to the failures index (follow.on_document_error: record)`,
+      );
+      return { counts, recorded: refused.length };
+    }
+  }
+
+  private writer(options: FollowOptions, refused: { item: BulkItem; failure: ItemFailure }[]): BulkWriter {
+    return new BulkWriter({
       client: this.client,
       index: options.indexName,
       pipeline: options.sync.pipeline ?? undefined,
       maxBytes: options.sync.bulkMaxBytes,
       maxDocs: options.sync.bulkMaxDocs,
       concurrency: options.sync.bulkConcurrency,
+      // Refused items are retried and reported per batch below, not counted against a budget.
+      errorBudget: { maxConsecutive: Infinity, maxTotal: Infinity, maxRate: 2, window: 100 },
       signal: options.signal,
-    });
-    let indexed = 0;
-    let deleted = 0;
-    if (this.changedRelations.size > 0) await this.replan(changes);
-    const reader = await this.source.openSnapshot(options.signal);
-    const client = await reader.reader(options.signal);
-    try {
-      for (const streamId of truncates)
-        deleted += await this.deleteAll(streamId, options.indexName, writer, options.signal);
-      for (const stream of rereads) {
-        const counts = await this.reread(stream, reader, client, writer, options);
-        indexed += counts.indexed;
-        deleted += counts.deleted;
-      }
-      const byStream = new Map<SourceStream, (string | null)[][]>();
-      for (const change of changes) {
-        if (truncates.includes(change.stream.id)) continue;
-        const keys = byStream.get(change.stream) ?? [];
-        keys.push(change.key);
-        byStream.set(change.stream, keys);
-      }
-      for (const [stream, keys] of byStream) {
-        const builder = new DocumentBuilder(
-          stream,
-          this.source.config,
-          JSON.stringify(new Date().toISOString()),
-        );
-        for (let i = 0; i < keys.length; i += 1000) {
-          const slice = keys.slice(i, i + 1000);
-          const rows = await this.source.existing(client, stream, this.plan.server, slice, options.signal);
-          for (const key of slice) {
-            const row = rows.get(JSON.stringify(key));
-            const doc = row === undefined ? undefined : builder.build(row);
-            const keep =
-              doc !== undefined &&
-              doc.bytes <= this.source.config.maxDocumentBytes &&
-              (options.basicRules.isMatchAll ||
-                options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>));
-            if (keep) {
-              await writer.add({ action: "index", id: doc.id, source: doc.source });
-              indexed++;
-            } else {
-              await writer.add({ action: "delete", id: builder.id(key) });
-              deleted++;
-            }
-          }
-        }
-      }
-      const applied = await this.applyParts(partChanges, client, writer, options);
-      indexed += applied.indexed;
-      deleted += applied.deleted;
-      await writer.flush();
-    } finally {
-      await reader.release(client);
-      await reader.close();
-    }
-    if (writer.stats.failed > 0) {
-      this.logger.error(
-        { failures: writer.failures.slice(0, 5) },
-        `${writer.stats.failed} change(s) failed to apply`,
-      );
-    }
-    // Elasticsearch has the changes: now PostgreSQL may forget them.
-    await service.acknowledge(lsn);
-    this.lastAppliedCommitTime = commitTime;
-    options.onApplied?.({
-      keys: changes.length + partChanges.length,
-      indexed,
-      deleted,
-      truncated: truncates,
-      lastCommitTime: commitTime,
-      appliedAt: Date.now(),
-      lsn,
+      onItem: (item, _outcome, failure) => {
+        if (failure !== undefined) refused.push({ item, failure });
+      },
     });
   }
 
-  /**
-   * Re-evaluates advanced rules for the changed keys of their tables: the rule's rows with those
-   * keys are indexed; documents that had them and are no longer in the rule's result go.
-   */
-  private async applyParts(
-    changes: PendingPart[],
-    client: PgClient,
-    writer: BulkWriter,
-    options: FollowOptions,
-  ): Promise<{ indexed: number; deleted: number }> {
-    let indexed = 0;
-    let deleted = 0;
-    const groups = new Map<string, PendingPart[]>();
-    for (const change of changes) {
-      const key = `${change.stream.id}\u0000${change.part.relation}`;
-      groups.set(key, [...(groups.get(key) ?? []), change]);
-    }
-    for (const group of groups.values()) {
-      const { stream, part } = group[0] as PendingPart;
-      const builder = new DocumentBuilder(
-        stream,
-        this.source.config,
-        JSON.stringify(new Date().toISOString()),
-      );
-      const keys = group.map((g) => g.key);
-      const rows = await this.source.rowsByPart(
-        client,
-        stream,
-        this.plan.server,
-        part.columnIndexes,
-        keys,
-        options.signal,
-      );
-      const kept = new Set<string>();
-      for (const row of rows) {
-        const doc = builder.build(row);
-        if (doc.bytes > this.source.config.maxDocumentBytes) continue;
-        if (
-          !options.basicRules.isMatchAll &&
-          !options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)
-        )
-          continue;
-        kept.add(doc.id);
-        await writer.add({ action: "index", id: doc.id, source: doc.source });
-        indexed++;
-      }
-      // Documents that came from these keys before: gone unless the rule still yields them.
-      // (A refresh first, so documents written by the previous batch are seen.)
-      const index = new SearchIndex(this.client, options.indexName);
-      await index.refresh(options.signal);
-      for await (const page of index.scan({
-        query: {
-          bool: {
-            filter: [
-              { term: { [`${META_FIELD}.source`]: stream.id } },
-              { terms: { [`${META_FIELD}.parts`]: keys.map((k) => partTerm(part.relation, k)) } },
-            ],
-          },
-        },
-        fields: [],
-        pageSize: 5000,
-        signal: options.signal,
-      })) {
-        for (const hit of page) {
-          if (kept.has(hit.id)) continue;
-          await writer.add({ action: "delete", id: hit.id });
-          deleted++;
-        }
-      }
-    }
-    return { indexed, deleted };
+  private applyContext(options: FollowOptions): Parameters<typeof applyBatch>[0] {
+    return {
+      source: this.source,
+      client: this.client,
+      plan: this.plan,
+      indexName: options.indexName,
+      rules: options.basicRules,
+      batchRows: options.sync.batchRows,
+      logger: this.logger,
+      signal: options.signal,
+    };
   }
 
   /**
@@ -464,8 +297,8 @@ export class ChangeFollower {
    */
   private async replan(changes: PendingChange[]): Promise<void> {
     const plan = await this.source.plan([]);
-    for (const relation of this.changedRelations) {
-      const old = this.byRelation.get(relation);
+    for (const relation of this.buffer.changedRelations) {
+      const old = this.buffer.streamOf(relation);
       if (old === undefined) continue;
       const fresh = plan.streams.find((s) => s.id === old.id);
       if (fresh === undefined) {
@@ -481,43 +314,40 @@ export class ChangeFollower {
       if (keyOf(fresh) !== keyOf(old)) {
         throw new SourceError(
           `the primary key changed from (${keyOf(old)}) to (${keyOf(fresh)}); run a full sync, then follow again`,
-          {
-            table: old.id,
-            code: "follow_key_changed",
-          },
+          { table: old.id, code: "follow_key_changed" },
         );
       }
       fresh.filter = old.filter;
-      this.byRelation.set(relation, fresh);
+      this.buffer.replaceStream(relationOf(fresh), fresh);
       for (const change of changes) if (change.stream.id === fresh.id) change.stream = fresh;
       this.logger.info(
         { table: fresh.id, columns: fresh.columns.map((c) => c.name) },
         "table changed; following its new columns",
       );
     }
-    this.changedRelations.clear();
+    this.buffer.changedRelations.clear();
   }
 
   /** Slot lag (warned above the limit) and the followed tables' existence. */
   private async checkHealth(options: FollowOptions): Promise<void> {
     const admin = await connectionFactory(this.source.config).connect(options.signal);
     try {
-      const lag = await slotLag(admin, options.slotName);
-      if (lag !== undefined) {
+      const wal = await slotRetainedWal(admin, options.slotName);
+      if (wal !== undefined) {
         const lagSeconds =
-          this.pending.size === 0 || this.lastAppliedCommitTime === undefined
+          this.buffer.isEmpty() || this.lastAppliedCommitTime === undefined
             ? 0
             : (Date.now() - this.lastAppliedCommitTime) / 1000;
-        options.onHealth?.({ retainedBytes: lag.retainedBytes, lagSeconds });
+        options.onHealth?.({ retainedBytes: wal.retainedBytes, lagSeconds });
         const limit = options.maxRetainedBytes ?? 1024 ** 3;
-        if (lag.retainedBytes > limit) {
+        if (wal.retainedBytes > limit) {
           this.logger.warn(
-            { slot: options.slotName, retained_bytes: lag.retainedBytes, limit },
-            `replication slot ${options.slotName} retains ${lag.retainedBytes} bytes of WAL (limit ${limit}); PostgreSQL keeps it until the slot catches up or is dropped (pgsearch slot drop)`,
+            { slot: options.slotName, retained_bytes: wal.retainedBytes, limit },
+            `replication slot ${options.slotName} retains ${wal.retainedBytes} bytes of WAL (limit ${limit}); PostgreSQL keeps it until the slot catches up or is dropped (pgsearch slot drop)`,
           );
         }
       }
-      for (const stream of this.byRelation.values()) {
+      for (const stream of this.buffer.tableStreams()) {
         const exists = await admin.query<{ oid: string | null }>("SELECT to_regclass($1)::text AS oid", [
           stream.fromSql,
         ]);
@@ -532,141 +362,20 @@ export class ChangeFollower {
       await admin.end();
     }
   }
-
-  /**
-   * After a TRUNCATE of a table an advanced rule reads: the rule's whole result is indexed
-   * again, and its documents whose keys the rule no longer yields go (checked a page of keys at
-   * a time, so memory stays bounded whatever the rule's size).
-   */
-  private async reread(
-    stream: SourceStream,
-    snapshot: SyncSnapshot,
-    client: PgClient,
-    writer: BulkWriter,
-    options: FollowOptions,
-  ): Promise<{ indexed: number; deleted: number }> {
-    const builder = new DocumentBuilder(stream, this.source.config, JSON.stringify(new Date().toISOString()));
-    let indexed = 0;
-    let deleted = 0;
-    for await (const batch of this.source.read(snapshot, stream, this.plan.server, {
-      batchRows: options.sync.batchRows,
-      signal: options.signal,
-    })) {
-      for (const row of batch) {
-        const doc = builder.build(row);
-        if (
-          doc.bytes <= this.source.config.maxDocumentBytes &&
-          (options.basicRules.isMatchAll ||
-            options.basicRules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>))
-        ) {
-          await writer.add({ action: "index", id: doc.id, source: doc.source });
-          indexed++;
-        } else {
-          await writer.add({ action: "delete", id: doc.id });
-          deleted++;
-        }
-      }
-    }
-    const index = new SearchIndex(this.client, options.indexName);
-    for await (const page of index.scan({
-      query: { term: { [`${META_FIELD}.source`]: stream.id } },
-      fields: [`${META_FIELD}.key`],
-      pageSize: 1000,
-      signal: options.signal,
-    })) {
-      const docs = page.flatMap((hit) => {
-        const key = parseKeyField(hit.fields[`${META_FIELD}.key`]?.[0]);
-        return key === undefined ? [] : [{ id: hit.id, key }];
-      });
-      const found = await this.source.existing(
-        client,
-        stream,
-        this.plan.server,
-        docs.map((d) => d.key),
-        options.signal,
-      );
-      for (const doc of docs) {
-        if (found.has(JSON.stringify(doc.key))) continue;
-        await writer.add({ action: "delete", id: doc.id });
-        deleted++;
-      }
-    }
-    return { indexed, deleted };
-  }
-
-  /** After a TRUNCATE: every document of the stream goes. */
-  private async deleteAll(
-    streamId: string,
-    indexName: string,
-    writer: BulkWriter,
-    signal: AbortSignal,
-  ): Promise<number> {
-    const index = new SearchIndex(this.client, indexName);
-    let count = 0;
-    for await (const page of index.scan({
-      query: { term: { [`${META_FIELD}.source`]: streamId } },
-      fields: [],
-      pageSize: 5000,
-      signal,
-    })) {
-      for (const hit of page) {
-        await writer.add({ action: "delete", id: hit.id });
-        count++;
-      }
-    }
-    return count;
-  }
 }
 
-function byRelationKey(map: Map<string, SourceStream>, stream: SourceStream): void {
-  map.set(`${stream.schema}.${stream.tables[0] ?? ""}`, stream);
+function asFollowError(failure: unknown): PgSearchError {
+  if (failure instanceof PgSearchError) return failure;
+  return new SourceError(`replication stream failed: ${(failure as Error).message}`, {
+    cause: failure,
+    retryable: isConnectionLost(failure),
+  });
 }
 
 /** 5 s, 10 s, 20 s ... capped at 5 minutes, with up to 20% jitter so instances spread out. */
 export function followRetryDelayMs(attempt: number): number {
   const base = Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 300_000);
   return Math.round(base * (1 + Math.random() * 0.2));
-}
-
-/** The `_pgsearch.key` doc value: JSON text of the key's parts. */
-function parseKeyField(value: unknown): (string | null)[] | undefined {
-  if (typeof value !== "string") return undefined;
-  const key = JSON.parse(value) as unknown;
-  return Array.isArray(key) ? (key as (string | null)[]) : undefined;
-}
-
-/** Key values as PostgreSQL text, from the values pgoutput's parser produced. */
-function keyText(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value.toISOString();
-  if (Buffer.isBuffer(value)) return `\\x${value.toString("hex")}`;
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
-    return value.toString();
-  return JSON.stringify(value);
-}
-
-/** Drops the slot (and the publication, when it is ours): `pgsearch slot drop`. */
-export async function dropSlot(admin: PgClient, slotName: string, publication?: string): Promise<boolean> {
-  const result = await admin.query(
-    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-    [slotName],
-  );
-  if (publication !== undefined) await admin.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
-  return (result.rowCount ?? 0) > 0;
-}
-
-/** Retained WAL and lag of a slot, for warnings and metrics. */
-export async function slotLag(
-  admin: PgClient,
-  slotName: string,
-): Promise<{ retainedBytes: number; active: boolean } | undefined> {
-  const result = await admin.query<{ retained: string; active: boolean }>(
-    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS retained, active
-     FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(slotName)}`,
-  );
-  const row = result.rows[0];
-  return row === undefined ? undefined : { retainedBytes: Number(row.retained), active: row.active };
 }
 
 export { CanceledError };

@@ -1,0 +1,235 @@
+import type { Client } from "@elastic/elasticsearch";
+import type { Logger } from "../observability/logger.js";
+import type { BasicRuleEngine } from "../rules/basic.js";
+import type { BulkWriter } from "../sink/bulk-writer.js";
+import { META_FIELD, SearchIndex } from "../sink/search-index.js";
+import type { PgClient } from "../source/connection.js";
+import type { SourcePlan, SourceStream } from "../source/plan.js";
+import type { PostgresSource } from "../source/postgres-source.js";
+import { partTerm } from "../source/reader.js";
+import type { SyncSnapshot } from "../source/snapshot.js";
+import type { ChangeBatch, PendingPart } from "./change-buffer.js";
+import { parseKey, reportOversize, RowDecider } from "./row-decision.js";
+import type { SourceRow } from "../source/reader.js";
+
+type Key = (string | null)[];
+
+/** What applying a batch needs: where rows come from and where documents go. */
+export interface ApplyContext {
+  source: PostgresSource;
+  client: Client;
+  plan: SourcePlan;
+  indexName: string;
+  rules: BasicRuleEngine;
+  batchRows: number;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+export interface ApplyCounts {
+  indexed: number;
+  deleted: number;
+}
+
+/**
+ * Applies one batch of changes: the changed keys are re-read from PostgreSQL (same rendering as
+ * a full sync, so types match and TOAST-unchanged columns are never blanked) and each row goes
+ * through the one row decision: indexed, deleted (gone or excluded), or kept as it was (oversize).
+ */
+export async function applyBatch(
+  ctx: ApplyContext,
+  batch: ChangeBatch,
+  writer: BulkWriter,
+): Promise<ApplyCounts> {
+  const counts: ApplyCounts = { indexed: 0, deleted: 0 };
+  const snapshot = await ctx.source.openSnapshot(ctx.signal);
+  const client = await snapshot.reader(ctx.signal);
+  try {
+    for (const streamId of batch.truncates) counts.deleted += await deleteAll(ctx, streamId, writer);
+    for (const stream of batch.rereads) add(counts, await reread(ctx, stream, snapshot, client, writer));
+    const byStream = new Map<SourceStream, Key[]>();
+    for (const change of batch.changes) {
+      if (batch.truncates.includes(change.stream.id)) continue;
+      byStream.set(change.stream, [...(byStream.get(change.stream) ?? []), change.key]);
+    }
+    for (const [stream, keys] of byStream) add(counts, await applyKeys(ctx, stream, keys, client, writer));
+    add(counts, await applyParts(ctx, batch.parts, client, writer));
+    await writer.flush();
+  } finally {
+    await snapshot.release(client);
+    await snapshot.close();
+  }
+  return counts;
+}
+
+function add(total: ApplyCounts, more: ApplyCounts): void {
+  total.indexed += more.indexed;
+  total.deleted += more.deleted;
+}
+
+/** One row decision, written: index, delete, or (oversize) leave the existing document alone. */
+async function write(
+  ctx: ApplyContext,
+  decider: RowDecider,
+  row: SourceRow,
+  writer: BulkWriter,
+): Promise<ApplyCounts> {
+  const decision = decider.decide(row);
+  if (decision.action === "index") {
+    await writer.add({ action: "index", id: decision.doc.id, source: decision.doc.source });
+    return { indexed: 1, deleted: 0 };
+  }
+  if (decision.action === "exclude") {
+    await writer.add({ action: "delete", id: decision.doc.id });
+    return { indexed: 0, deleted: 1 };
+  }
+  reportOversize(ctx.logger, decider.stream.id, row.key, decision.doc, ctx.source.config.maxDocumentBytes);
+  return { indexed: 0, deleted: 0 };
+}
+
+async function applyKeys(
+  ctx: ApplyContext,
+  stream: SourceStream,
+  keys: Key[],
+  client: PgClient,
+  writer: BulkWriter,
+): Promise<ApplyCounts> {
+  const counts: ApplyCounts = { indexed: 0, deleted: 0 };
+  const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
+  for (let i = 0; i < keys.length; i += 1000) {
+    const slice = keys.slice(i, i + 1000);
+    const rows = await ctx.source.existing(client, stream, ctx.plan.server, slice, ctx.signal);
+    for (const key of slice) {
+      const row = rows.get(JSON.stringify(key));
+      if (row !== undefined) {
+        add(counts, await write(ctx, decider, row, writer));
+      } else {
+        await writer.add({ action: "delete", id: decider.id(key) });
+        counts.deleted++;
+      }
+    }
+  }
+  return counts;
+}
+
+/**
+ * Re-evaluates advanced rules for the changed keys of their tables: the rule's rows with those
+ * keys are written; documents that had them and are no longer in the rule's result go.
+ */
+async function applyParts(
+  ctx: ApplyContext,
+  changes: PendingPart[],
+  client: PgClient,
+  writer: BulkWriter,
+): Promise<ApplyCounts> {
+  const counts: ApplyCounts = { indexed: 0, deleted: 0 };
+  const groups = new Map<string, PendingPart[]>();
+  for (const change of changes) {
+    const key = `${change.stream.id}\u0000${change.part.relation}`;
+    groups.set(key, [...(groups.get(key) ?? []), change]);
+  }
+  const index = new SearchIndex(ctx.client, ctx.indexName);
+  for (const group of groups.values()) {
+    const { stream, part } = group[0] as PendingPart;
+    const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
+    const keys = group.map((g) => g.key);
+    const rows = await ctx.source.rowsByPart(
+      client,
+      stream,
+      ctx.plan.server,
+      part.columnIndexes,
+      keys,
+      ctx.signal,
+    );
+    const kept = new Set<string>();
+    for (const row of rows) {
+      const decision = decider.decide(row);
+      // Kept: written now, or left as it was (oversize); excluded ones go with the stale below.
+      if (decision.action !== "exclude") kept.add(decision.doc.id);
+      if (decision.action !== "exclude") add(counts, await write(ctx, decider, row, writer));
+    }
+    // Documents that came from these keys before: gone unless the rule still yields them.
+    // (A refresh first, so documents written by the previous batch are seen.)
+    await index.refresh(ctx.signal);
+    for await (const page of index.scan({
+      query: {
+        bool: {
+          filter: [
+            { term: { [`${META_FIELD}.source`]: stream.id } },
+            { terms: { [`${META_FIELD}.parts`]: keys.map((k) => partTerm(part.relation, k)) } },
+          ],
+        },
+      },
+      fields: [],
+      pageSize: 5000,
+      signal: ctx.signal,
+    })) {
+      for (const hit of page) {
+        if (kept.has(hit.id)) continue;
+        await writer.add({ action: "delete", id: hit.id });
+        counts.deleted++;
+      }
+    }
+  }
+  return counts;
+}
+
+/**
+ * After a TRUNCATE of a table an advanced rule reads: the rule's whole result is written again,
+ * and its documents whose keys the rule no longer yields go (checked a page of keys at a time, so
+ * memory stays bounded whatever the rule's size).
+ */
+async function reread(
+  ctx: ApplyContext,
+  stream: SourceStream,
+  snapshot: SyncSnapshot,
+  client: PgClient,
+  writer: BulkWriter,
+): Promise<ApplyCounts> {
+  const counts: ApplyCounts = { indexed: 0, deleted: 0 };
+  const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
+  for await (const batch of ctx.source.read(snapshot, stream, ctx.plan.server, {
+    batchRows: ctx.batchRows,
+    signal: ctx.signal,
+  })) {
+    for (const row of batch) add(counts, await write(ctx, decider, row, writer));
+  }
+  const index = new SearchIndex(ctx.client, ctx.indexName);
+  for await (const page of index.scan({
+    query: { term: { [`${META_FIELD}.source`]: stream.id } },
+    fields: [`${META_FIELD}.key`],
+    pageSize: 1000,
+    signal: ctx.signal,
+  })) {
+    const docs = page.flatMap((hit) => {
+      const key = parseKey(hit.fields[`${META_FIELD}.key`]?.[0]);
+      return key === undefined ? [] : [{ id: hit.id, key }];
+    });
+    const keys = docs.map((d) => d.key);
+    const found = await ctx.source.existing(client, stream, ctx.plan.server, keys, ctx.signal);
+    for (const doc of docs) {
+      if (found.has(JSON.stringify(doc.key))) continue;
+      await writer.add({ action: "delete", id: doc.id });
+      counts.deleted++;
+    }
+  }
+  return counts;
+}
+
+/** After a TRUNCATE: every document of the stream goes. */
+async function deleteAll(ctx: ApplyContext, streamId: string, writer: BulkWriter): Promise<number> {
+  const index = new SearchIndex(ctx.client, ctx.indexName);
+  let count = 0;
+  for await (const page of index.scan({
+    query: { term: { [`${META_FIELD}.source`]: streamId } },
+    fields: [],
+    pageSize: 5000,
+    signal: ctx.signal,
+  })) {
+    for (const hit of page) {
+      await writer.add({ action: "delete", id: hit.id });
+      count++;
+    }
+  }
+  return count;
+}
