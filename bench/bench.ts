@@ -28,6 +28,7 @@ import { dataset, type Dataset } from "./datasets.js";
 import { env, pgConnection, sourceValues } from "./env.js";
 import { indexSize, type IndexSize } from "./index-size.js";
 import { measurePhase, runChildPhase, type PhaseResult } from "./measure.js";
+import { runPeer } from "./peers.js";
 import { printTable, summarize } from "./report.js";
 import { rawBulk } from "./raw-bulk.js";
 
@@ -186,6 +187,11 @@ async function runSize(size: string): Promise<Record<string, unknown>> {
   const sizes: IndexSize[] = [];
   for (let rep = 0; rep < reps; rep++) phases.push(...(await repetition(ctx, rep, sizes)));
   await resetSyncIndex(es.client, ctx.index);
+  for (const peer of values.peer) {
+    const done = await runPeer(peer, { data, esUrl, es: es.client, rep: 0 });
+    phases.push(done.result);
+    if (done.size !== undefined) sizes.push(done.size);
+  }
   await rm(dir, { recursive: true, force: true });
   const summary = summarize(phases);
   printTable(size, phases, summary, sizes);
