@@ -1,0 +1,75 @@
+import type { Client } from "@elastic/elasticsearch";
+import type { Server } from "node:http";
+import { createLogger, normalizeLogLevel } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { chooseProtocol } from "../service/choose-protocol.js";
+import { ConnectorService } from "../service/connector-service.js";
+import { loadServiceConfig } from "../service/service-config.js";
+import { clientWithCredentials, connectElasticsearch } from "../sink/es-client.js";
+import { EXIT, reportError } from "./exit-codes.js";
+
+export async function runServe(
+  path: string,
+  levelFlag: string | undefined,
+  metricsPort: string | undefined,
+): Promise<number> {
+  let config: ReturnType<typeof loadServiceConfig>;
+  let level: string;
+  try {
+    config = loadServiceConfig(path);
+    level = normalizeLogLevel(
+      levelFlag ?? config.service.logLevel ?? "info",
+      levelFlag === undefined ? "service.log_level" : "--log-level",
+    );
+  } catch (error) {
+    return reportError(error);
+  }
+  const logger = await createLogger({ level, ecs: true });
+  const controller = new AbortController();
+  const stop = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT.canceled);
+    logger.info({}, "stopping: running jobs are suspended and resume on restart");
+    controller.abort();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  // Everything opened is closed on the way out, failed start-ups included, so the process ends.
+  const clients: Client[] = [];
+  let metricsServer: Server | undefined;
+  try {
+    const es = await connectElasticsearch(config.elasticsearch, controller.signal);
+    clients.push(es.client);
+    logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
+    const protocol = await chooseProtocol(es.client, config.protocol, logger);
+    const metrics = metricsPort === undefined ? undefined : new Metrics();
+    metricsServer = await metrics?.listen(Number(metricsPort));
+    if (metricsServer !== undefined)
+      logger.info({ port: metricsPort }, `Prometheus metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    // Elastic's per-connector api_key: that connector's content writes use its own key.
+    const contentClients = new Map<string, Client>();
+    for (const managed of config.connectors) {
+      if (managed.apiKey === undefined) continue;
+      const own = clientWithCredentials(
+        { ...config.elasticsearch, apiKey: managed.apiKey, username: undefined, password: undefined },
+        es,
+      );
+      clients.push(own);
+      contentClients.set(managed.connectorId, own);
+    }
+    const service = new ConnectorService({
+      config,
+      protocol,
+      client: es.client,
+      logger,
+      metrics,
+      contentClient: (id) => contentClients.get(id),
+    });
+    await service.run(controller.signal);
+    return EXIT.ok;
+  } catch (error) {
+    return reportError(error);
+  } finally {
+    metricsServer?.close();
+    for (const client of clients) await client.close().catch(() => undefined);
+  }
+}
