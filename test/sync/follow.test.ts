@@ -10,7 +10,9 @@ import { BasicRuleEngine } from "../../src/rules/basic.js";
 import { connectionFactory } from "../../src/source/connection.js";
 import { PostgresSource } from "../../src/source/postgres-source.js";
 import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
-import { ChangeFollower, dropSlot, type AppliedBatch } from "../../src/sync/follow.js";
+import { FollowDocumentError } from "../../src/errors.js";
+import { FAILURES_INDEX } from "../../src/sync/failures-index.js";
+import { ChangeFollower, dropSlot, type AppliedBatch, type FollowOptions } from "../../src/sync/follow.js";
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
@@ -22,6 +24,7 @@ const slot = uniqueName("pgsearch_follow");
 const cliSlot = uniqueName("pgsearch_cli");
 const schemaSlot = uniqueName("pgsearch_schema");
 const joinSlot = uniqueName("pgsearch_join");
+const blockSlot = uniqueName("pgsearch_block");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -45,6 +48,7 @@ afterAll(async () => {
   await dropSlot(admin, cliSlot, cliSlot).catch(() => undefined);
   await dropSlot(admin, schemaSlot, schemaSlot).catch(() => undefined);
   await dropSlot(admin, joinSlot, joinSlot).catch(() => undefined);
+  await dropSlot(admin, blockSlot, blockSlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -134,7 +138,13 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       [slot],
     );
     expect(Number(slotRow.rows[0]?.lag)).toBeLessThan(10 * 1024 * 1024);
-    expect(Object.keys(await allDocuments(es, index))).toBeDefined();
+    // The index equals the table, row by row.
+    const docs = await allDocuments(es, index);
+    const rows = await admin.query<{ id: number; name: string }>(`SELECT id, name FROM "${schema}".live`);
+    expect([...docs.keys()].filter((id) => id.includes("_live_")).length).toBe(rows.rowCount);
+    for (const row of rows.rows) {
+      expect(docs.get(docId("live", row.id))?.[`${schema}_live_name`], String(row.id)).toBe(row.name);
+    }
   }, 120_000);
 
   it("kill -9 while following, changes while it is down, restart, a broken stream reconnects: the index equals the database", async () => {
@@ -263,6 +273,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await admin.query(`UPDATE "${schema}".evolving SET name = 'uno' WHERE id = 1`);
       for (let i = 0; i < 100 && (await get(1))?.[`${schema}_evolving_name`] !== "uno"; i++)
         await new Promise((r) => setTimeout(r, 100));
+      expect((await get(1))?.[`${schema}_evolving_name`]).toBe("uno");
       await admin.query(`ALTER TABLE "${schema}".evolving ADD COLUMN color text`);
       await admin.query(`UPDATE "${schema}".evolving SET color = 'blue' WHERE id = 2`);
       for (let i = 0; i < 100 && (await get(2))?.[`${schema}_evolving_color`] !== "blue"; i++)
@@ -292,7 +303,8 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     const config = sourceConfig({ schema });
     const joinRule = {
       tables: ["employee", "customer"],
-      query: "SELECT * FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
+      query:
+        "SELECT emp_id, employee.name AS emp_name, c_id, customer.name AS cust_name FROM employee INNER JOIN customer ON employee.emp_id = customer.c_id",
     };
     const rules = [{ index: 0, ...joinRule }];
     const source = new PostgresSource(config, connectionFactory(config));
@@ -329,11 +341,11 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await admin.query(`INSERT INTO "${schema}".customer VALUES (10, 'Oak')`);
       await until(async () => (await ids()).includes(id(10, 10)));
       // The employee side changes: the joined document follows.
+      const empName = async (): Promise<unknown> =>
+        (await allDocuments(es, joinIndex)).get(id(10, 10))?.[`${schema}_customer_employee_emp_name`];
+      expect(await empName()).toBe("Jane");
       await admin.query(`UPDATE "${schema}".employee SET name = 'Janet' WHERE emp_id = 10`);
-      await until(
-        async () =>
-          (await allDocuments(es, joinIndex)).get(id(10, 10))?.[`${schema}_customer_employee_name`] === "Oak",
-      );
+      await until(async () => (await empName()) === "Janet");
       // The customer goes: the joined row leaves the rule's result, and the index.
       await admin.query(`DELETE FROM "${schema}".customer WHERE c_id = 3`);
       await until(async () => !(await ids()).includes(id(3, 3)));
@@ -351,4 +363,87 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await running;
     }
   }, 60_000);
+  it("a change Elasticsearch refuses (index write block) is not confirmed: follow stops naming it, and a restart applies it", async () => {
+    await admin.query(`
+      CREATE TABLE "${schema}".guarded (id int PRIMARY KEY, name text);
+      INSERT INTO "${schema}".guarded VALUES (1, 'one'), (2, 'two');
+    `);
+    const config = sourceConfig({ schema, tables: "guarded" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan([]);
+    const pgAdmin = await connectionFactory(config).connect();
+    await new ChangeFollower(source, es, plan, silentLogger).ensureSlot(
+      { slotName: blockSlot, publication: blockSlot },
+      pgAdmin,
+    );
+    await pgAdmin.end();
+    const blockIndex = `${index}-block`;
+    expect((await runTestSync({ index: blockIndex, source: config, es })).status).toBe("completed");
+    const guarded = (id: number): string => `${stack.pgDatabase()}_${schema}_guarded_${id}`;
+    const name = async (id: number): Promise<unknown> =>
+      (await es.get<Record<string, unknown>>({ index: blockIndex, id: guarded(id) }, { ignore: [404] }))
+        ._source?.[`${schema}_guarded_name`];
+    const block = (on: boolean) =>
+      es.indices.putSettings({ index: blockIndex, settings: { "index.blocks.write": on } });
+    const follow = (
+      extra: Partial<FollowOptions> = {},
+    ): { controller: AbortController; running: Promise<void> } => {
+      const controller = new AbortController();
+      const running = new ChangeFollower(source, es, plan, silentLogger).run({
+        indexName: blockIndex,
+        slotName: blockSlot,
+        publication: blockSlot,
+        basicRules: new BasicRuleEngine([]),
+        sync: DEFAULT_SYNC_OPTIONS,
+        signal: controller.signal,
+        documentRetryDelaysMs: [100, 200],
+        ...extra,
+      });
+      return { controller, running };
+    };
+    try {
+      // Blocked while the row changes: retried, then follow stops naming the document.
+      await block(true);
+      const first = follow();
+      await admin.query(`UPDATE "${schema}".guarded SET name = 'changed while blocked' WHERE id = 1`);
+      const error = await first.running.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(FollowDocumentError);
+      expect((error as Error).message).toContain(guarded(1));
+      expect((error as Error).message).toMatch(/cluster_block_exception|blocked/);
+      // The block is lifted and follow restarts: the slot kept the change, it arrives.
+      await block(false);
+      const second = follow();
+      try {
+        for (let i = 0; i < 150 && (await name(1)) !== "changed while blocked"; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(await name(1)).toBe("changed while blocked");
+      } finally {
+        second.controller.abort();
+        await second.running;
+      }
+      // Opt-in: record the refused change in the failures index and go on.
+      await block(true);
+      const applied: AppliedBatch[] = [];
+      const third = follow({ onDocumentError: "record", onApplied: (b) => applied.push(b) });
+      try {
+        await admin.query(`UPDATE "${schema}".guarded SET name = 'recorded' WHERE id = 2`);
+        for (let i = 0; i < 150 && !applied.some((b) => b.recorded > 0); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        const recorded = await es.search<{ document_id: string; reason: string; source: string }>({
+          index: FAILURES_INDEX,
+          query: { term: { document_id: guarded(2) } },
+        });
+        expect(recorded.hits.hits[0]?._source?.source).toContain("recorded");
+        expect(recorded.hits.hits[0]?._source?.reason).toMatch(/block/);
+      } finally {
+        third.controller.abort();
+        await third.running;
+      }
+    } finally {
+      await block(false);
+    }
+  }, 90_000);
 });
