@@ -1,5 +1,6 @@
-import { Client } from "@elastic/elasticsearch";
+import { Client, SniffingTransport } from "@elastic/elasticsearch";
 import { SinkError } from "../errors.js";
+import { engineName, rememberEngine, type Engine } from "./engine.js";
 
 export interface ElasticsearchOptions {
   host: string;
@@ -13,37 +14,60 @@ export interface ElasticsearchOptions {
 
 export interface ConnectedElasticsearch {
   client: Client;
+  /** Which server answered: pgsearch speaks to both through the same client. */
+  engine: Engine;
   version: string;
   major: number;
 }
 
+type TransportOptions = ConstructorParameters<typeof SniffingTransport>[0];
+type VendoredHeaders = NonNullable<TransportOptions["vendoredHeaders"]>;
+
+const PLAIN_JSON: VendoredHeaders = {
+  jsonContentType: "application/json",
+  ndjsonContentType: "application/x-ndjson",
+  accept: "application/json, text/plain",
+};
+
 /**
- * Creates a client that speaks to both 8.x and 9.x servers. Client 9 sends
- * `compatible-with=9` headers that an 8.x server rejects, so the server's version is asked first
- * with plain JSON headers and, for 8.x, the client's default headers are switched to
- * `compatible-with=8`.
+ * Connects to Elasticsearch 8.x or 9.x, or to OpenSearch 2.x or 3.x. Client 9 sends
+ * `compatible-with=9` media types that an 8.x server and OpenSearch reject, and checks that every
+ * answer comes from Elasticsearch: the server is asked first with plain JSON, then the client is
+ * built with the media types (and product check) that server takes.
  */
 export async function connectElasticsearch(
   options: ElasticsearchOptions,
   signal?: AbortSignal,
 ): Promise<ConnectedElasticsearch> {
-  const client = buildClient(options);
-  let version: string;
+  const probe = buildClient(options, { engine: "opensearch", major: 0 });
+  let server: { engine: Engine; version: string } | undefined;
   try {
-    version = await serverVersion(client, signal);
+    server = await serverInfo(probe, signal);
   } catch (error) {
-    await client.close().catch(() => undefined);
     throw describeEsError(error, `cannot reach Elasticsearch at ${redactUrl(options.host)}`);
+  } finally {
+    await probe.close().catch(() => undefined);
   }
-  const major = Number.parseInt(version, 10);
-  if (!(major === 8 || major === 9)) {
-    await client.close().catch(() => undefined);
-    throw new SinkError(`Elasticsearch ${version} is not supported; pgsearch needs 8.x or 9.x`, {
-      code: "sink_unsupported",
-    });
+  if (server === undefined)
+    throw new SinkError(
+      `the server at ${redactUrl(options.host)} answered, but it is neither Elasticsearch nor OpenSearch`,
+      { code: "sink_unsupported" },
+    );
+  const major = Number.parseInt(server.version, 10);
+  const supported = server.engine === "opensearch" ? major === 2 || major === 3 : major === 8 || major === 9;
+  if (!supported) {
+    const needs = server.engine === "opensearch" ? "OpenSearch 2.x or 3.x" : "Elasticsearch 8.x or 9.x";
+    throw new SinkError(
+      `${engineName(server.engine)} ${server.version} is not supported; pgsearch needs ${needs}`,
+      {
+        code: "sink_unsupported",
+      },
+    );
   }
-  if (major === 8) useCompatHeaders(client, 8);
-  return { client, version, major };
+  const connected = { engine: server.engine, version: server.version, major };
+  const client = buildClient(options, connected);
+  rememberEngine(client, server.engine);
+  return { client, ...connected };
 }
 
 /**
@@ -52,20 +76,21 @@ export async function connectElasticsearch(
  */
 export function clientWithCredentials(
   options: ElasticsearchOptions,
-  connected: Pick<ConnectedElasticsearch, "major">,
+  connected: Pick<ConnectedElasticsearch, "engine" | "major">,
 ): Client {
-  const client = buildClient(options);
-  if (connected.major === 8) useCompatHeaders(client, 8);
+  const client = buildClient(options, connected);
+  rememberEngine(client, connected.engine);
   return client;
 }
 
-function buildClient(options: ElasticsearchOptions): Client {
+function buildClient(options: ElasticsearchOptions, server: { engine: Engine; major: number }): Client {
   return new Client({
     node: options.host,
     requestTimeout: options.requestTimeoutMs,
     maxRetries: 3,
     // Our own writer compresses nothing: on loopback and LANs compression costs more CPU than it saves.
     compression: false,
+    Transport: transportFor(server),
     ...(options.apiKey !== undefined && options.apiKey !== "" ? { auth: { apiKey: options.apiKey } } : {}),
     ...(options.username !== undefined && options.username !== ""
       ? { auth: { username: options.username, password: options.password ?? "" } }
@@ -75,45 +100,62 @@ function buildClient(options: ElasticsearchOptions): Client {
 }
 
 /**
- * The server's version from `GET /`, or from the local node's info where the root endpoint is
- * absent (the test distributions ship without the rest-root module).
+ * The client's transport with the media types the server takes (the client's `Transport`
+ * option): `compatible-with=8|9` for Elasticsearch, plain JSON for OpenSearch and for the first
+ * question, which also skips the check that the answer comes from Elasticsearch.
  */
-async function serverVersion(client: Client, signal?: AbortSignal): Promise<string> {
-  const headers = { accept: "application/json" };
+function transportFor(server: { engine: Engine; major: number }): typeof SniffingTransport {
+  const elasticsearch = server.engine === "elasticsearch";
+  const vendoredHeaders: VendoredHeaders = elasticsearch
+    ? {
+        jsonContentType: `application/vnd.elasticsearch+json; compatible-with=${String(server.major)}`,
+        ndjsonContentType: `application/vnd.elasticsearch+x-ndjson; compatible-with=${String(server.major)}`,
+        accept: `application/vnd.elasticsearch+json; compatible-with=${String(server.major)},text/plain`,
+      }
+    : PLAIN_JSON;
+  return class EngineTransport extends SniffingTransport {
+    constructor(opts: TransportOptions) {
+      const { productCheck, ...rest } = opts;
+      super({ ...rest, vendoredHeaders, ...(elasticsearch ? { productCheck } : {}) });
+    }
+  };
+}
+
+/**
+ * The server's engine and version from `GET /`, or from the local node's info where the root
+ * endpoint is absent (Elasticsearch's test distribution ships without the rest-root module).
+ * Undefined when the server answers without a version: not a search engine pgsearch knows.
+ */
+async function serverInfo(
+  client: Client,
+  signal?: AbortSignal,
+): Promise<{ engine: Engine; version: string } | undefined> {
   try {
-    const info = await client.transport.request<{ version?: { number?: string } }>(
+    const info = await client.transport.request<{ version?: { number?: string; distribution?: string } }>(
       { method: "GET", path: "/" },
-      { headers, signal },
+      { signal },
     );
-    if (info.version?.number !== undefined) return info.version.number;
+    const number = info.version?.number;
+    if (typeof number === "string") {
+      const engine = info.version?.distribution === "opensearch" ? "opensearch" : "elasticsearch";
+      return { engine, version: number };
+    }
   } catch (error) {
     const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
     if (status !== 405 && status !== 404) throw error;
   }
-  const nodes = await client.transport.request<{ nodes?: Record<string, { version?: string }> }>(
-    { method: "GET", path: "/_nodes/_local", querystring: { filter_path: "nodes.*.version" } },
-    { headers, signal },
-  );
-  return Object.values(nodes.nodes ?? {})[0]?.version ?? "unknown";
-}
-
-function useCompatHeaders(client: Client, major: number): void {
-  const values: Record<string, string> = {
-    "json content type": `application/vnd.elasticsearch+json; compatible-with=${major}`,
-    "ndjson content type": `application/vnd.elasticsearch+x-ndjson; compatible-with=${major}`,
-    "accept header": `application/vnd.elasticsearch+json; compatible-with=${major},text/plain`,
-  };
-  const transport = client.transport as unknown as Record<symbol, unknown>;
-  let replaced = 0;
-  for (const symbol of Object.getOwnPropertySymbols(transport)) {
-    const value = symbol.description === undefined ? undefined : values[symbol.description];
-    if (value !== undefined) {
-      transport[symbol] = value;
-      replaced++;
-    }
+  try {
+    const nodes = await client.transport.request<{ nodes?: Record<string, { version?: string }> }>(
+      { method: "GET", path: "/_nodes/_local", querystring: { filter_path: "nodes.*.version" } },
+      { signal },
+    );
+    const version = Object.values(nodes.nodes ?? {})[0]?.version;
+    return typeof version === "string" ? { engine: "elasticsearch", version } : undefined;
+  } catch (error) {
+    const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+    if (status === 404 || status === 405) return undefined;
+    throw error;
   }
-  if (replaced !== 3)
-    throw new Error("unexpected @elastic/transport internals: cannot set compatibility headers");
 }
 
 /** "https://user:secret@host" → "https://host": URLs may carry credentials. */

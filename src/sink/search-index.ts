@@ -1,6 +1,7 @@
 import type { Client } from "@elastic/elasticsearch";
 import { SinkError, throwIfAborted } from "../errors.js";
 import { ensureIndex } from "./ensure-index.js";
+import { engineOf } from "./engine.js";
 import { describeEsError } from "./es-client.js";
 
 /** Mapping of the bookkeeping object pgsearch adds to documents (see sync/document.ts). */
@@ -121,13 +122,11 @@ export class SearchIndex {
    * `search_after` (no scroll contexts, memory bounded by one page). Works without the reindex
    * module, which the test distribution of Elasticsearch lacks.
    */
-  async *scan(options: {
-    query: Record<string, unknown>;
-    /** Keyword fields read from doc values (never _source). */
-    fields: string[];
-    pageSize: number;
-    signal?: AbortSignal | undefined;
-  }): AsyncGenerator<{ id: string; fields: Record<string, unknown[]> }[]> {
+  async *scan(options: ScanOptions): AsyncGenerator<ScannedDoc[]> {
+    if (engineOf(this.client) === "opensearch") {
+      yield* this.scrollScan(options);
+      return;
+    }
     const { signal } = options;
     let pitId: string;
     try {
@@ -155,10 +154,7 @@ export class SearchIndex {
         if (result.pit_id !== undefined) pitId = result.pit_id;
         const hits = result.hits.hits;
         if (hits.length === 0) return;
-        yield hits.map((hit) => ({
-          id: hit._id ?? "",
-          fields: (hit.fields ?? {}) as Record<string, unknown[]>,
-        }));
+        yield hits.map(scannedDoc);
         const last = hits[hits.length - 1];
         searchAfter = last?.sort as (string | number)[] | undefined;
         if (hits.length < options.pageSize || searchAfter === undefined) return;
@@ -170,4 +166,64 @@ export class SearchIndex {
       await this.client.closePointInTime({ id: pitId }).catch(() => undefined);
     }
   }
+
+  /**
+   * OpenSearch's scan: a scroll in index order (its point in time has another API, and
+   * `_shard_doc` is Elasticsearch's). Reads until a page comes back empty.
+   */
+  private async *scrollScan(options: ScanOptions): AsyncGenerator<ScannedDoc[]> {
+    const { signal } = options;
+    let scrollId: string | undefined;
+    try {
+      let result = await this.client.search(
+        {
+          index: this.name,
+          scroll: SCROLL_KEEP_ALIVE,
+          size: options.pageSize,
+          query: options.query,
+          _source: false,
+          docvalue_fields: options.fields,
+          sort: ["_doc"],
+          track_total_hits: false,
+        },
+        { signal },
+      );
+      for (;;) {
+        scrollId = result._scroll_id ?? scrollId;
+        const hits = result.hits.hits;
+        if (hits.length === 0 || scrollId === undefined) return;
+        yield hits.map(scannedDoc);
+        throwIfAborted(signal);
+        result = await this.client.scroll({ scroll_id: scrollId, scroll: SCROLL_KEEP_ALIVE }, { signal });
+      }
+    } catch (error) {
+      if (error instanceof SinkError) throw error;
+      throw describeEsError(error, `cannot scan ${this.name}`);
+    } finally {
+      if (scrollId !== undefined)
+        await this.client.clearScroll({ scroll_id: scrollId }).catch(() => undefined);
+    }
+  }
+}
+
+const SCROLL_KEEP_ALIVE = "5m";
+
+interface ScanOptions {
+  query: Record<string, unknown>;
+  /** Keyword fields read from doc values (never _source). */
+  fields: string[];
+  pageSize: number;
+  signal?: AbortSignal | undefined;
+}
+
+interface ScannedDoc {
+  id: string;
+  fields: Record<string, unknown[]>;
+}
+
+function scannedDoc(hit: {
+  _id?: string | undefined;
+  fields?: Record<string, unknown> | undefined;
+}): ScannedDoc {
+  return { id: hit._id ?? "", fields: (hit.fields ?? {}) as Record<string, unknown[]> };
 }
