@@ -1,5 +1,6 @@
 import type { Client } from "@elastic/elasticsearch";
 import type { Server } from "node:http";
+import { ConfigError } from "../errors.js";
 import { createLogger, normalizeLogLevel } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { chooseProtocol } from "../service/choose-protocol.js";
@@ -39,6 +40,7 @@ export async function runServe(
   try {
     const es = await connectElasticsearch(config.elasticsearch, controller.signal);
     clients.push(es.client);
+    if (es.engine === "opensearch") throw serveNeedsElasticsearch(es.version);
     logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
     const protocol = await chooseProtocol(es.client, config.protocol, logger);
     const metrics = metricsPort === undefined ? undefined : new Metrics();
@@ -72,4 +74,13 @@ export async function runServe(
     metricsServer?.close();
     for (const client of clients) await client.close().catch(() => undefined);
   }
+}
+
+/** The service is driven from Kibana through Elasticsearch's connector indices: OpenSearch has neither. */
+function serveNeedsElasticsearch(version: string): ConfigError {
+  return new ConfigError(
+    "elasticsearch.host",
+    `the server is OpenSearch ${version}; the connector service (serve) works with Elasticsearch only ` +
+      "(Kibana manages its connectors). Use `pgsearch sync` (with --incremental or --follow) for OpenSearch",
+  );
 }

@@ -184,7 +184,6 @@ export class SearchIndex {
           _source: false,
           docvalue_fields: options.fields,
           sort: ["_doc"],
-          track_total_hits: false,
         },
         { signal },
       );
