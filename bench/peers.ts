@@ -15,10 +15,14 @@ export async function runPeer(
   spec: string,
   ctx: PeerContext,
 ): Promise<{ result: PhaseResult; size?: IndexSize }> {
-  const [name] = spec.split("=", 2);
+  const [name, path] = spec.split("=", 2);
   switch (name) {
     case "pgsync":
       return (await import("./peer-pgsync.js")).runPgsync(ctx);
+    case "elastic":
+      if (path === undefined)
+        throw new Error("--peer elastic=PATH: PATH is a checkout of elastic/connectors");
+      return (await import("./peer-elastic.js")).runElastic(ctx, path);
     default:
       throw new Error(`unknown peer "${spec}" (pgsync, elastic=PATH)`);
   }
