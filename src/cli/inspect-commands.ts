@@ -23,6 +23,7 @@ export async function runValidate(path: string): Promise<number> {
       `postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`,
     );
     process.stdout.write(`elasticsearch: ok (${wired.es.version})\n`);
+    for (const warning of await wired.source.roleWarnings()) process.stdout.write(`warning: ${warning}\n`);
     const plan = await wired.source.plan(rules.advanced);
     process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
     for (const s of plan.skipped) process.stdout.write(`  skipped ${s.table}: ${s.reason}\n`);

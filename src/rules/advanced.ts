@@ -77,12 +77,12 @@ function isNameList(value: unknown): value is string[] {
 // The query, through PostgreSQL's own parser
 // ------------------------------------------------------------------------------------------------
 
-type ParseTree = Awaited<ReturnType<typeof parse>>;
+export type ParseTree = Awaited<ReturnType<typeof parse>>;
 
 let parserReady: Promise<void> | undefined;
 
 /** libpg-query 18 is WebAssembly: the module loads once, asynchronously, before the first parse. */
-async function parseQuery(query: string, label: string): Promise<ParseTree> {
+export async function parseQuery(query: string, label: string): Promise<ParseTree> {
   parserReady ??= loadModule();
   await parserReady;
   try {
@@ -115,11 +115,11 @@ const LOCK_STRENGTH: Record<string, string> = {
  * (`FOR UPDATE`/`FOR SHARE`, anywhere, subqueries included).
  *
  * Parsing cannot prove a query read-only: a function call may write (`SELECT my_func()`,
- * `nextval(...)`, dblink). The second line of defence is that rule queries run inside a
- * READ ONLY transaction, where PostgreSQL refuses any write; the third is the connecting role's
- * privileges.
+ * `lo_import(...)`, dblink). Those are refused against the server's catalog (functions.ts); rule
+ * queries also run inside a READ ONLY transaction, and the connecting role's privileges apply.
+ * Returns the statement's text, ready to be wrapped in a subquery.
  */
-export async function assertReadOnlyQuery(rule: Pick<AdvancedRule, "index" | "query">): Promise<void> {
+export async function assertReadOnlyQuery(rule: Pick<AdvancedRule, "index" | "query">): Promise<string> {
   const label = `advanced[${rule.index}]`;
   const tree = await parseQuery(rule.query, label);
   const statements = tree.stmts ?? [];
@@ -137,6 +137,19 @@ export async function assertReadOnlyQuery(rule: Pick<AdvancedRule, "index" | "qu
     throw new SyncRuleError(label, `the query must be a SELECT, found ${describeStatement(kind)}`);
   const problem = findNonReadOnly(statement);
   if (problem !== undefined) throw new SyncRuleError(label, `the query must be read-only: ${problem}`);
+  return statementText(rule.query, statements[0] ?? {});
+}
+
+/**
+ * The statement's own text: without a trailing ";" and the comments after it, which could not
+ * stand inside the subquery a rule is wrapped in. The parser counts bytes, not characters.
+ */
+function statementText(query: string, statement: { stmt_location?: number; stmt_len?: number }): string {
+  const bytes = Buffer.from(query, "utf8");
+  const start = statement.stmt_location ?? 0;
+  const end =
+    statement.stmt_len === undefined || statement.stmt_len === 0 ? bytes.length : start + statement.stmt_len;
+  return bytes.subarray(start, end).toString("utf8").trim();
 }
 
 /** What makes a parsed SELECT not read-only, or undefined. Walks the whole tree. */

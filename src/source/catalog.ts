@@ -101,7 +101,7 @@ export async function describeQuery(
   signal?: AbortSignal,
 ): Promise<ColumnInfo[]> {
   // LIMIT 0 plans the query and returns its row description without reading data.
-  const result = await queryWithSignal(client, `SELECT * FROM (${query}) AS q LIMIT 0`, [], signal);
+  const result = await queryWithSignal(client, `SELECT * FROM (${query}\n) AS q LIMIT 0`, [], signal);
   const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
   const types = await queryWithSignal<{
     oid: string;
@@ -179,4 +179,40 @@ export async function missingSchemas(
     signal,
   );
   return result.rows.map((row) => row.name);
+}
+
+/**
+ * Privileges of the connecting role that pgsearch does not need (it reads with SELECT; only
+ * `sync --follow` needs REPLICATION): each one widens what a rule query or a leaked password can do.
+ */
+export async function roleWarnings(
+  client: PgClient,
+  options: { follow?: boolean } = {},
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const result = await queryWithSignal<{ name: string; super: string; repl: string; roles: string }>(
+    client,
+    `SELECT r.rolname AS name, r.rolsuper::text AS super, r.rolreplication::text AS repl,
+            concat_ws(', ', VARIADIC ARRAY(SELECT g FROM unnest(ARRAY['pg_read_server_files',
+              'pg_write_server_files', 'pg_execute_server_program']) g
+              WHERE pg_has_role(r.oid, g, 'MEMBER'))) AS roles
+     FROM pg_roles r WHERE r.rolname = current_user`,
+    [],
+    signal,
+  );
+  const row = result.rows[0];
+  if (row === undefined) return [];
+  const warnings: string[] = [];
+  if (row.super === "true") {
+    warnings.push(
+      `role ${row.name} is a superuser; pgsearch needs only SELECT on the synced tables (and REPLICATION for sync --follow)`,
+    );
+  } else {
+    if (row.repl === "true" && options.follow !== true) {
+      warnings.push(`role ${row.name} has REPLICATION, which only sync --follow needs`);
+    }
+    if (row.roles !== "")
+      warnings.push(`role ${row.name} is a member of ${row.roles}, which pgsearch never needs`);
+  }
+  return warnings;
 }

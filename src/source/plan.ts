@@ -240,7 +240,8 @@ export function queryStream(
     schema,
     tables: rule.tables,
     parts,
-    fromSql: `(${stripTrailingSemicolon(rule.query)})`,
+    // The newline keeps a trailing "-- comment" from swallowing the closing parenthesis.
+    fromSql: `(${stripTrailingSemicolon(rule.query)}\n)`,
     columns: resultColumns,
     fieldNames: fieldNamesFor(resultColumns, config.documentMode, schema, rule.tables),
     compat: config.documentMode === "compat",

@@ -2,8 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { PostgresConfig } from "../config/postgres-config.js";
 import { CanceledError, ConfigError, DocumentError, SourceError, throwIfAborted } from "../errors.js";
 import type { AdvancedRule } from "../rules/advanced.js";
+import { assertSafeFunctions } from "../rules/functions.js";
 import type { ServerInfo, TableInfo } from "./catalog.js";
-import { describeQuery, listTables, missingSchemas, serverInfo } from "./catalog.js";
+import { describeQuery, listTables, missingSchemas, roleWarnings, serverInfo } from "./catalog.js";
 import type { ConnectionFactory, PgClient } from "./connection.js";
 import { isConnectionLost, queryWithSignal } from "./connection.js";
 import type { SourcePlan, SourceStream } from "./plan.js";
@@ -29,6 +30,11 @@ export class PostgresSource {
   /** Connects and runs a trivial query; throws a SourceError that says what to check. */
   async ping(signal?: AbortSignal): Promise<ServerInfo> {
     return this.withClient((client) => serverInfo(client, signal), signal);
+  }
+
+  /** Privileges of the configured role that this use does not need (validate prints them). */
+  async roleWarnings(options: { follow?: boolean } = {}, signal?: AbortSignal): Promise<string[]> {
+    return this.withClient((client) => roleWarnings(client, options, signal), signal);
   }
 
   async catalog(signal?: AbortSignal): Promise<TableInfo[]> {
@@ -57,6 +63,7 @@ export class PostgresSource {
       await client.query(`SET search_path = ${this.searchPath().map(quoteIdent).join(", ")}`);
       const streams: SourceStream[] = [];
       for (const rule of advancedRules) {
+        await assertSafeFunctions(client, rule, signal);
         const columns = await describeQuery(client, stripTrailingSemicolon(rule.query), signal).catch(
           (error: unknown) => {
             throw new SourceError(`advanced[${rule.index}]: the query fails: ${(error as Error).message}`, {

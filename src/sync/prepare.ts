@@ -19,7 +19,9 @@ export async function prepareRules(rules: { basic: unknown[]; advanced: unknown 
     const all = basic.errors.map((e) => `[${e.ids.join(", ")}] ${e.messages.join("; ")}`).join(" | ");
     throw new SyncRuleError(`basic${first === undefined ? "" : `[id=${first.ids.join(",")}]`}`, all);
   }
-  const advanced = parseAdvancedRules(rules.advanced);
-  for (const rule of advanced) await assertReadOnlyQuery(rule);
+  const advanced: AdvancedRule[] = [];
+  for (const rule of parseAdvancedRules(rules.advanced)) {
+    advanced.push({ ...rule, query: await assertReadOnlyQuery(rule) });
+  }
   return { advanced, basic: new BasicRuleEngine(basic.rules) };
 }
