@@ -22,8 +22,11 @@ export async function runValidate(path: string): Promise<number> {
     process.stdout.write(
       `postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`,
     );
-    process.stdout.write(`elasticsearch: ok (${wired.es.version})\n`);
-    for (const warning of await wired.source.roleWarnings()) process.stdout.write(`warning: ${warning}\n`);
+    const engine = wired.es.engine === "opensearch" ? "OpenSearch " : "";
+    process.stdout.write(`elasticsearch: ok (${engine}${wired.es.version})
+`);
+    for (const warning of await wired.source.roleWarnings()) process.stdout.write(`warning: ${warning}
+`);
     const plan = await wired.source.plan(rules.advanced);
     process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
     for (const s of plan.skipped) process.stdout.write(`  skipped ${s.table}: ${s.reason}\n`);

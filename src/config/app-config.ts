@@ -78,7 +78,7 @@ const SYNC_KEYS: Record<
   max_total_errors: { key: "maxTotalErrors", kind: "int", min: 0 },
   max_error_rate: { key: "maxErrorRate", kind: "number", min: 0, max: 1 },
 };
-const TOP_KEYS = ["elasticsearch", "index_name", "configuration", "sync_rules", "sync"];
+const TOP_KEYS = ["elasticsearch", "opensearch", "index_name", "configuration", "sync_rules", "sync"];
 const ES_KEYS = ["host", "api_key", "username", "password", "ca_certs", "request_timeout"];
 
 export function loadAppConfig(path: string, env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -159,25 +159,28 @@ export function parseAppConfig(
     if (!TOP_KEYS.includes(key)) fail([key], `unknown key${hint(key, TOP_KEYS)}`);
   }
 
-  // elasticsearch
-  const esRaw = (root.elasticsearch ?? {}) as Record<string, unknown>;
+  // elasticsearch (or opensearch: the same keys; the engine is told by the server's answer)
+  const block = root.opensearch !== undefined ? "opensearch" : "elasticsearch";
+  if (root.opensearch !== undefined && root.elasticsearch !== undefined)
+    fail(["opensearch"], "give either an elasticsearch: or an opensearch: block, not both");
+  const esRaw = (root[block] ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(esRaw))
-    if (!ES_KEYS.includes(key)) fail(["elasticsearch", key], `unknown key${hint(key, ES_KEYS)}`);
+    if (!ES_KEYS.includes(key)) fail([block, key], `unknown key${hint(key, ES_KEYS)}`);
   const host = typeof esRaw.host === "string" ? esRaw.host : "http://127.0.0.1:9200";
   try {
     const url = new URL(host);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("protocol");
   } catch {
-    fail(["elasticsearch", "host"], `must be an http(s) URL, got ${JSON.stringify(redactUserinfo(host))}`);
+    fail([block, "host"], `must be an http(s) URL, got ${JSON.stringify(redactUserinfo(host))}`);
   }
   const timeout = esRaw.request_timeout ?? 60;
   if (typeof timeout !== "number" || timeout <= 0)
-    fail(["elasticsearch", "request_timeout"], "must be a positive number of seconds");
+    fail([block, "request_timeout"], "must be a positive number of seconds");
   const optionalString = (key: string): string | undefined => {
     const value = esRaw[key];
     if (value === undefined || value === null || value === "") return undefined;
     if (typeof value !== "string") {
-      fail(["elasticsearch", key], "must be a string");
+      fail([block, key], "must be a string");
       return undefined;
     }
     return value;
@@ -197,7 +200,7 @@ export function parseAppConfig(
     try {
       caCerts = readFileSync(caCerts, "utf8");
     } catch {
-      fail(["elasticsearch", "ca_certs"], "must be PEM content or the path of a readable PEM file");
+      fail([block, "ca_certs"], "must be PEM content or the path of a readable PEM file");
     }
   }
   if (caCerts !== undefined) elasticsearch.caCerts = caCerts;
@@ -333,6 +336,18 @@ export function appConfigJsonSchema(): Record<string, unknown> {
       },
     ]),
   );
+  const sinkBlock = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      host: { type: "string", format: "uri", default: "http://127.0.0.1:9200" },
+      api_key: { type: "string", description: "encoded API key" },
+      username: { type: "string" },
+      password: { type: "string" },
+      ca_certs: { type: "string", description: "PEM content or path" },
+      request_timeout: { type: "number", default: 60, description: "seconds" },
+    },
+  };
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "pgsearch configuration",
@@ -340,18 +355,9 @@ export function appConfigJsonSchema(): Record<string, unknown> {
     additionalProperties: false,
     required: ["index_name", "configuration"],
     properties: {
-      elasticsearch: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          host: { type: "string", format: "uri", default: "http://127.0.0.1:9200" },
-          api_key: { type: "string", description: "encoded API key" },
-          username: { type: "string" },
-          password: { type: "string" },
-          ca_certs: { type: "string", description: "PEM content or path" },
-          request_timeout: { type: "number", default: 60, description: "seconds" },
-        },
-      },
+      elasticsearch: sinkBlock,
+      // The same keys, for a host that is OpenSearch (either block; the server's answer decides).
+      opensearch: sinkBlock,
       index_name: { type: "string", description: "the content index" },
       configuration: { type: "object", additionalProperties: false, properties: configurationProperties },
       sync_rules: {

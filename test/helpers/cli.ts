@@ -30,11 +30,18 @@ export async function runCliAsync(
 }
 
 /** A config file for the CLI pointing at the test stack (password from $PGPASSWORD); returns its path. */
-export function writeStackConfig(options: { index: string; schema: string; extra?: string[] }): string {
+export function writeStackConfig(options: {
+  index: string;
+  schema: string;
+  extra?: string[];
+  /** Another search server (OpenSearch), and the block naming it. */
+  host?: string;
+  block?: "elasticsearch" | "opensearch";
+}): string {
   const path = join(mkdtempSync(join(tmpdir(), "pgsearch-config-")), "config.yml");
   const lines = [
-    "elasticsearch:",
-    `  host: ${stack.esUrl()}`,
+    `${options.block ?? "elasticsearch"}:`,
+    `  host: ${options.host ?? stack.esUrl()}`,
     `index_name: ${options.index}`,
     "configuration:",
     `  host: ${stack.pgHost()}`,

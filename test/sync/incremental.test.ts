@@ -2,8 +2,8 @@ import type { Client as EsClient } from "@elastic/elasticsearch";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropSchema } from "../helpers/fixtures.js";
-import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
-import { runTestSync } from "../helpers/sync.js";
+import { adminClient, esClient, sourceConfig, uniqueName } from "../helpers/stack.js";
+import { expectItemsIndexed, runTestSync } from "../helpers/sync.js";
 
 let admin: pg.Client;
 let es: EsClient;
@@ -31,20 +31,6 @@ afterAll(async () => {
   await es.close();
 });
 
-async function expectIndexEqualsTable(): Promise<void> {
-  const docs = await allDocuments(es, index);
-  const rows = await admin.query<{ id: number; name: string; qty: number }>(
-    `SELECT id, name, qty FROM "${schema}".item`,
-  );
-  expect(docs.size).toBe(rows.rowCount);
-  for (const row of rows.rows) {
-    expect(docs.get(`${stack.pgDatabase()}_${schema}_item_${row.id}`), String(row.id)).toMatchObject({
-      [`${schema}_item_name`]: row.name,
-      [`${schema}_item_qty`]: row.qty,
-    });
-  }
-}
-
 describe("incremental syncs (track_commit_timestamp = on)", () => {
   it("the first incremental sync has no cursor and reads everything, saying so", async () => {
     const result = await runTestSync({ index, source: sourceConfig({ schema }), es, jobType: "incremental" });
@@ -66,6 +52,6 @@ describe("incremental syncs (track_commit_timestamp = on)", () => {
     expect(result.bulk.updated).toBe(3);
     expect(result.bulk.created).toBe(1);
     expect(result.deleted).toBe(2);
-    await expectIndexEqualsTable();
+    await expectItemsIndexed(es, admin, schema, index);
   });
 });
