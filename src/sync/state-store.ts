@@ -44,18 +44,7 @@ export class ElasticsearchStateStore implements StateStore {
 
   private async ensure(signal?: AbortSignal): Promise<void> {
     if (this.ensured) return;
-    await ensureIndex(
-      this.client,
-      STATE_INDEX,
-      {
-        settings: HIDDEN_SMALL_INDEX,
-        mappings: {
-          dynamic: false,
-          properties: { index_name: { type: "keyword" }, status: { type: "keyword" } },
-        },
-      },
-      signal,
-    );
+    await ensureStateIndex(this.client, signal);
     this.ensured = true;
   }
 
@@ -80,4 +69,20 @@ export class ElasticsearchStateStore implements StateStore {
       throw describeEsError(error, `cannot save sync state for ${state.index_name}`);
     }
   }
+}
+
+/** Creates the hidden state index (checkpoints, cursors, locks) when missing. */
+export async function ensureStateIndex(client: Client, signal?: AbortSignal): Promise<void> {
+  await ensureIndex(
+    client,
+    STATE_INDEX,
+    {
+      settings: HIDDEN_SMALL_INDEX,
+      mappings: {
+        dynamic: false,
+        properties: { index_name: { type: "keyword" }, status: { type: "keyword" } },
+      },
+    },
+    signal,
+  );
 }

@@ -1,4 +1,6 @@
 import { SearchIndex } from "../sink/search-index.js";
+import type { Logger } from "../observability/logger.js";
+import { acquireLock } from "./lock.js";
 import { planSync } from "./sync-plan.js";
 import { SyncRun } from "./sync-run.js";
 import type { SyncDependencies, SyncRequest, SyncResult } from "./sync-types.js";
@@ -28,19 +30,21 @@ export class SyncEngine {
     const startedAt = new Date(startTime).toISOString();
     const index = new SearchIndex(this.deps.client, request.indexName);
     const log = this.deps.logger.child({ index: request.indexName, job_type: request.jobType });
-    const planned = await planSync(this.deps, request, index, log, startedAt);
-    const snapshot = await this.deps.source.openSnapshot(request.signal);
-    const run = new SyncRun(this.deps, request, planned, index, snapshot, log, startTime);
+    // One sync per index at a time: a second one would "resume" the first's live checkpoint.
+    const lock = await acquireLock(this.deps.client, `index:${request.indexName}`, {
+      what: `index ${request.indexName}`,
+      logger: log,
+      signal: request.signal,
+      onLost: (error) => {
+        log.error({ err: error }, error.message);
+      },
+    });
+    let result: SyncResult;
     try {
-      await run.readAll();
-      await run.finish();
-    } catch (caught) {
-      await run.fail(caught);
+      result = await this.runLocked(request, index, log, startTime, startedAt);
     } finally {
-      run.stop();
-      await snapshot.close();
+      await lock.release();
     }
-    const result = await run.result(startedAt);
     log.info(
       {
         status: result.status,
@@ -54,5 +58,27 @@ export class SyncEngine {
       `sync ended with status ${result.status}`,
     );
     return result;
+  }
+
+  private async runLocked(
+    request: SyncRequest,
+    index: SearchIndex,
+    log: Logger,
+    startTime: number,
+    startedAt: string,
+  ): Promise<SyncResult> {
+    const planned = await planSync(this.deps, request, index, log, startedAt);
+    const snapshot = await this.deps.source.openSnapshot(request.signal);
+    const run = new SyncRun(this.deps, request, planned, index, snapshot, log, startTime);
+    try {
+      await run.readAll();
+      await run.finish();
+    } catch (caught) {
+      await run.fail(caught);
+    } finally {
+      run.stop();
+      await snapshot.close();
+    }
+    return run.result(startedAt);
   }
 }
