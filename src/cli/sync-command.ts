@@ -1,13 +1,11 @@
-import type { Client } from "@elastic/elasticsearch";
-import { setTimeout as sleep } from "node:timers/promises";
+import type { AppConfig } from "../config/app-config.js";
 import { loadAppConfig } from "../config/index.js";
-import { CanceledError, PgSearchError } from "../errors.js";
-import { createLogger, type Logger } from "../observability/logger.js";
-import type { AdvancedRule } from "../rules/advanced.js";
-import { connectionFactory, isConnectionLost } from "../source/connection.js";
-import type { PostgresSource } from "../source/postgres-source.js";
-import { ChangeFollower, followRetryDelayMs, type FollowOptions } from "../sync/follow.js";
-import { prepareRules } from "../sync/prepare.js";
+import { CanceledError } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
+import { FollowSession } from "../sync/follow-session.js";
+import { prepareRules, type PreparedRules } from "../sync/prepare.js";
+import { ElasticsearchStateStore } from "../sync/state-store.js";
+import type { SyncResult } from "../sync/sync-engine.js";
 import { EXIT, reportError } from "./exit-codes.js";
 import { printResult } from "./output.js";
 import { ProgressDisplay } from "./progress.js";
@@ -42,51 +40,31 @@ export async function runSync(
     const wired = await wireStandalone(config, logger, controller.signal);
     close = wired.close;
     const display = new ProgressDisplay();
-    // Follow mode: the slot exists before the snapshot, so no change between them is missed.
-    const follower =
-      opts.follow === true
-        ? await prepareFollow(wired.source, wired.es.client, rules.advanced, opts.slot, controller.signal)
-        : undefined;
-    const result = await wired.engine.run({
-      indexName: config.indexName,
-      jobType: opts.incremental === true ? "incremental" : "full",
-      advancedRules: rules.advanced,
-      basicRules: rules.basic,
-      options: config.sync,
-      allowMassDelete: opts.allowMassDelete === true,
-      resume: opts.resume,
-      signal: controller.signal,
-      onProgress: (p) => {
-        display.update(p);
-      },
-    });
-    printResult(result, opts.json === true);
-    if (follower !== undefined && result.status === "completed") {
-      logger.info({ slot: opts.slot }, "following changes");
-      process.stderr.write(
-        `following changes through slot ${opts.slot} (Ctrl-C stops; the slot keeps the position)\n`,
-      );
-      await followWithReconnect(follower, {
+    let exitCode: number = EXIT.ok;
+    const sync = async (): Promise<boolean> => {
+      const result = await wired.engine.run({
         indexName: config.indexName,
-        slotName: opts.slot,
-        publication: opts.slot,
+        jobType: opts.incremental === true ? "incremental" : "full",
+        advancedRules: rules.advanced,
         basicRules: rules.basic,
-        sync: config.sync,
+        options: config.sync,
+        allowMassDelete: opts.allowMassDelete === true,
+        resume: opts.resume,
         signal: controller.signal,
-        onApplied: (batch) => {
-          logger.info(
-            { keys: batch.keys, indexed: batch.indexed, deleted: batch.deleted, lsn: batch.lsn },
-            "changes applied",
-          );
+        onProgress: (p) => {
+          display.update(p);
         },
       });
-      return EXIT.ok;
+      printResult(result, opts.json === true);
+      exitCode = syncExitCode(result);
+      return result.status === "completed";
+    };
+    if (opts.follow !== true) {
+      await sync();
+      return exitCode;
     }
-    if (result.status === "canceled") return EXIT.canceled;
-    if (result.status === "failed") return EXIT.syncFailed;
-    return result.bulk.failed > 0 || result.oversize.length > 0 || result.collisions.length > 0
-      ? EXIT.completedWithErrors
-      : EXIT.ok;
+    const ended = await followSession(opts.slot, config, rules, wired, sync, logger, controller.signal).run();
+    return ended === "sync_incomplete" ? exitCode : EXIT.ok;
   } catch (error) {
     return reportError(error);
   } finally {
@@ -96,56 +74,60 @@ export async function runSync(
   }
 }
 
+function syncExitCode(result: SyncResult): number {
+  if (result.status === "canceled") return EXIT.canceled;
+  if (result.status === "failed") return EXIT.syncFailed;
+  return result.bulk.failed > 0 || result.oversize.length > 0 || result.collisions.length > 0
+    ? EXIT.completedWithErrors
+    : EXIT.ok;
+}
+
 /**
- * Follows until stopped. A lost connection (PostgreSQL restarted, network, Elasticsearch
- * unreachable) is retried with backoff from the slot's position, so nothing is lost; anything
- * else (a dropped table, a changed key, a dropped slot) ends the command with its message.
+ * `sync --follow`: the slot exists before the full sync's snapshot, so no change between them is
+ * missed; a slot that exists (and an index whose last sync completed) streams at once.
  */
-async function followWithReconnect(follower: ChangeFollower, options: FollowOptions): Promise<void> {
-  let attempt = 0;
-  const stopped = (): boolean => options.signal.aborted;
-  while (!stopped()) {
-    try {
-      await follower.run({
-        ...options,
-        onApplied: (batch) => {
-          attempt = 0;
-          options.onApplied?.(batch);
-        },
-      });
-      return;
-    } catch (error) {
-      if (stopped() || !isTransientFollowError(error)) throw error;
-      attempt++;
-      const delayMs = followRetryDelayMs(attempt);
-      process.stderr.write(
-        `change stream lost (${(error as Error).message}); reconnecting in ${String(Math.round(delayMs / 1000))} s\n`,
-      );
-      await sleep(delayMs, undefined, { signal: options.signal }).catch(() => undefined);
-    }
-  }
-}
-
-function isTransientFollowError(error: unknown): boolean {
-  if (isConnectionLost(error)) return true;
-  if (error instanceof PgSearchError) return error.retryable;
-  return false;
-}
-
-async function prepareFollow(
-  source: PostgresSource,
-  client: Client,
-  advanced: AdvancedRule[],
+function followSession(
   slot: string,
+  config: AppConfig,
+  rules: PreparedRules,
+  wired: Awaited<ReturnType<typeof wireStandalone>>,
+  sync: () => Promise<boolean>,
+  logger: Logger,
   signal: AbortSignal,
-): Promise<ChangeFollower> {
-  const plan = await source.plan(advanced, signal);
-  const follower = new ChangeFollower(source, client, plan, await createLogger({ level: "warn" }));
-  const admin = await connectionFactory(source.config).connect(signal);
-  try {
-    await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
-  } finally {
-    await admin.end();
-  }
-  return follower;
+): FollowSession {
+  const state = new ElasticsearchStateStore(wired.es.client);
+  return new FollowSession({
+    source: wired.source,
+    client: wired.es.client,
+    logger,
+    indexName: config.indexName,
+    slotName: slot,
+    advancedRules: rules.advanced,
+    basicRules: rules.basic,
+    sync: config.sync,
+    onDocumentError: config.follow.onDocumentError,
+    signal,
+    initialSync: async (reason) => {
+      process.stderr.write(`full sync first: ${reason}\n`);
+      return sync();
+    },
+    indexComplete: async () => (await state.load(config.indexName, signal))?.status === "completed",
+    onFollowing: ({ fullSync }) => {
+      logger.info({ slot }, "following changes");
+      process.stderr.write(
+        `following changes through slot ${slot}${fullSync ? "" : " from its position (no full sync needed)"} (Ctrl-C stops; the slot keeps the position)\n`,
+      );
+    },
+    onApplied: (batch) => {
+      logger.info(
+        { keys: batch.keys, indexed: batch.indexed, deleted: batch.deleted, lsn: batch.lsn },
+        "changes applied",
+      );
+    },
+    onRetry: ({ delayMs, error }) => {
+      process.stderr.write(
+        `change stream lost (${error.message}); reconnecting in ${String(Math.round(delayMs / 1000))} s\n`,
+      );
+    },
+  });
 }

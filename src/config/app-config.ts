@@ -59,7 +59,16 @@ export interface AppConfig {
   source: PostgresConfig;
   syncRules: { basic: unknown[]; advanced: unknown };
   sync: SyncOptions;
+  follow: FollowConfig;
 }
+
+/** `follow:` in the YAML file: what `sync --follow` does with a change Elasticsearch refuses. */
+export interface FollowConfig {
+  /** "stop" (default): retry, then exit 1 leaving the slot before it; "record": write it to pgsearch-failures and go on. */
+  onDocumentError: "stop" | "record";
+}
+
+export const DEFAULT_FOLLOW_CONFIG: FollowConfig = { onDocumentError: "stop" };
 
 const SYNC_KEYS: Record<
   string,
@@ -78,7 +87,15 @@ const SYNC_KEYS: Record<
   max_total_errors: { key: "maxTotalErrors", kind: "int", min: 0 },
   max_error_rate: { key: "maxErrorRate", kind: "number", min: 0, max: 1 },
 };
-const TOP_KEYS = ["elasticsearch", "opensearch", "index_name", "configuration", "sync_rules", "sync"];
+const TOP_KEYS = [
+  "elasticsearch",
+  "opensearch",
+  "index_name",
+  "configuration",
+  "sync_rules",
+  "sync",
+  "follow",
+];
 const ES_KEYS = ["host", "api_key", "username", "password", "ca_certs", "request_timeout"];
 
 export function loadAppConfig(path: string, env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -284,6 +301,8 @@ export function parseAppConfig(
     }
   }
 
+  const follow = parseFollow(root.follow, fail);
+
   if (errors.length > 0 || source === undefined || typeof indexName !== "string")
     throw new ConfigErrors(errors);
   return {
@@ -292,7 +311,24 @@ export function parseAppConfig(
     source,
     syncRules: { basic: Array.isArray(basic) ? basic : [], advanced },
     sync,
+    follow,
   };
+}
+
+function parseFollow(raw: unknown, fail: (path: string[], message: string) => void): FollowConfig {
+  const follow = { ...DEFAULT_FOLLOW_CONFIG };
+  if (raw === undefined || raw === null) return follow;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    fail(["follow"], "must be a mapping");
+    return follow;
+  }
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (key !== "on_document_error") fail(["follow", key], `unknown key${hint(key, ["on_document_error"])}`);
+    else if (value !== "stop" && value !== "record")
+      fail(["follow", key], `must be "stop" or "record", got ${JSON.stringify(value)}`);
+    else follow.onDocumentError = value;
+  }
+  return follow;
 }
 
 function hint(key: string, candidates: string[]): string {
@@ -422,6 +458,11 @@ export function appConfigJsonSchema(): Record<string, unknown> {
             },
           ]),
         ),
+      },
+      follow: {
+        type: "object",
+        additionalProperties: false,
+        properties: { on_document_error: { enum: ["stop", "record"], default: "stop" } },
       },
     },
   };

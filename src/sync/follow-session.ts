@@ -75,6 +75,11 @@ export class FollowSession {
     }
   }
 
+  /** Read through a method: the signal changes while the loop awaits. */
+  private stopped(): boolean {
+    return this.options.signal.aborted;
+  }
+
   private async followLoop(): Promise<"stopped" | "sync_incomplete"> {
     const o = this.options;
     let attempt = 0;
@@ -92,7 +97,7 @@ export class FollowSession {
         });
         return "stopped";
       } catch (error) {
-        if (o.signal.aborted) return "stopped";
+        if (this.stopped()) return "stopped";
         if (isSlotMissing(error)) {
           o.logger.warn({ slot: o.slotName }, `replication slot ${o.slotName} was dropped: recreating it`);
           needsSync = true;

@@ -112,6 +112,7 @@ describe("the pgsearch command", () => {
       "configuration",
       "sync_rules",
       "sync",
+      "follow",
     ]);
   });
 

@@ -1,7 +1,7 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { ChangeFollower, dropSlot, type AppliedBatch, type FollowOptions } from 
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
+import { runCliAsync } from "../helpers/cli.js";
 
 let admin: pg.Client;
 let es: EsClient;
@@ -194,6 +195,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     await waitFor(() => stderr.includes("following changes"));
+    expect(stderr).toContain(`full sync first: slot ${cliSlot} is new`);
     await admin.query(`INSERT INTO "${schema}".live VALUES (200, 'while following', NULL)`);
     await waitFor(async () => (await doc(200)) !== undefined);
     child.kill("SIGKILL");
@@ -209,6 +211,14 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     try {
       await waitFor(() => stderr.includes("following changes"));
+      // The slot kept its position: the restart streams at once, without reading everything again.
+      expect(stderr).not.toContain("full sync first");
+      expect(stderr).toContain("from its position");
+      await waitFor(async () => (await doc(201)) !== undefined);
+      // A second follower of the same slot is refused at once, naming the holder.
+      const second = await runCliAsync("sync", "--config", configPath, "--follow", "--slot", cliSlot);
+      expect(second.status).toBe(1);
+      expect(second.stderr).toContain(`slot ${cliSlot} is in use by ${hostname()}/${String(child.pid)}`);
       await admin.query(`INSERT INTO "${schema}".live VALUES (202, 'after restart', NULL)`);
       await waitFor(async () => (await doc(202)) !== undefined);
       // The stream breaks under a running follower (walsender killed): it reconnects by itself.
