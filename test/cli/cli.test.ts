@@ -108,6 +108,7 @@ describe("the pgsearch command", () => {
     const schemaJson = JSON.parse(result.stdout) as { properties: Record<string, unknown> };
     expect(Object.keys(schemaJson.properties)).toEqual([
       "elasticsearch",
+      "opensearch",
       "index_name",
       "configuration",
       "sync_rules",
