@@ -7,24 +7,31 @@ import { runTestSync } from "../helpers/sync.js";
 
 let admin: pg.Client;
 let es: EsClient;
-const schema = uniqueName("fullsync");
-const index = uniqueName("search-fullsync");
+const schemas: string[] = [];
+const indexPrefix = uniqueName("search-fullsync");
 
 beforeAll(async () => {
   admin = await adminClient();
   es = await esClient();
-  await createReferenceTables(admin, schema);
 });
 
 afterAll(async () => {
-  await dropSchema(admin, schema);
-  await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
+  for (const schema of schemas) await dropSchema(admin, schema);
+  await es.indices.delete({ index: `${indexPrefix}*` }).catch(() => undefined);
   await admin.end();
   await es.close();
 });
 
+/** Each test gets its own reference tables and index, so none depends on another's leftovers. */
+async function fresh(name: string): Promise<{ schema: string; index: string }> {
+  const schema = uniqueName(`fullsync_${name}`);
+  schemas.push(schema);
+  await createReferenceTables(admin, schema);
+  return { schema, index: `${indexPrefix}-${name}` };
+}
+
 /** The documents Elastic's connector would produce for the employee and customer tables now. */
-async function expectedDocuments(): Promise<Map<string, Record<string, unknown>>> {
+async function expectedDocuments(schema: string): Promise<Map<string, Record<string, unknown>>> {
   const db = stack.pgDatabase();
   const expected = new Map<string, Record<string, unknown>>();
   for (const [table, key] of [
@@ -60,16 +67,19 @@ function expectIndexEquals(
 
 describe("full sync of the reference's employee/customer tables", () => {
   it("indexes every row with the reference's ids and field names, searchable", async () => {
+    const { schema, index } = await fresh("all");
     const result = await runTestSync({ index, source: sourceConfig({ schema }), es });
     expect(result.status).toBe("completed");
     expect(result.bulk.created).toBe(6);
-    expectIndexEquals(await allDocuments(es, index), await expectedDocuments());
+    expectIndexEquals(await allDocuments(es, index), await expectedDocuments(schema));
 
     const hits = await es.search({ index, query: { match: { [`${schema}_employee_name`]: "jane" } } });
     expect(hits.hits.hits.map((h) => h._id)).toEqual([`${stack.pgDatabase()}_${schema}_employee_10`]);
   });
 
   it("after updates, deletes and inserts a re-sync leaves the index equal to the database", async () => {
+    const { schema, index } = await fresh("resync");
+    expect((await runTestSync({ index, source: sourceConfig({ schema }), es })).status).toBe("completed");
     await admin.query(`UPDATE "${schema}".employee SET age = 29 WHERE emp_id = 3`);
     await admin.query(`DELETE FROM "${schema}".customer WHERE c_id = 6`);
     await admin.query(`INSERT INTO "${schema}".employee VALUES (20, 'Sam', 41)`);
@@ -79,27 +89,41 @@ describe("full sync of the reference's employee/customer tables", () => {
     // Unchanged rows are skipped by content hash: only the updated and the new row are sent.
     expect(result.bulk.created + result.bulk.updated).toBe(2);
     expect(result.streams.reduce((n, s) => n + s.unchanged, 0)).toBe(4);
-    expectIndexEquals(await allDocuments(es, index), await expectedDocuments());
+    expectIndexEquals(await allDocuments(es, index), await expectedDocuments(schema));
   });
 
-  it("a canceled sync deletes nothing", async () => {
+  it("a sync canceled after reading, as its delete pass starts, deletes nothing; the next one does", async () => {
+    const { schema, index } = await fresh("cancel");
+    expect((await runTestSync({ index, source: sourceConfig({ schema }), es })).status).toBe("completed");
+    // emp_id 14 is gone from the table but still indexed: a finished sync would delete it.
     await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 14`);
+    const stale = `${stack.pgDatabase()}_${schema}_employee_14`;
     const controller = new AbortController();
-    controller.abort();
+    const phases: string[] = [];
     const result = await runTestSync({
       index,
       source: sourceConfig({ schema }),
       es,
-      request: { signal: controller.signal },
-    }).catch((error: unknown) => error as Error);
-    // Aborted before anything started: either a canceled result or a CanceledError, never a deletion.
-    if (result instanceof Error) expect(result).toMatchObject({ code: "canceled" });
-    else expect(result).toMatchObject({ status: "canceled", deleted: 0 });
-    const docs = await allDocuments(es, index);
-    expect(docs.has(`${stack.pgDatabase()}_${schema}_employee_14`)).toBe(true);
+      request: {
+        signal: controller.signal,
+        onProgress: (p) => {
+          phases.push(p.phase);
+          if (p.phase === "deleting") controller.abort();
+        },
+      },
+    });
+    expect(phases).toContain("deleting");
+    expect(result).toMatchObject({ status: "canceled", deleted: 0 });
+    expect((await allDocuments(es, index)).has(stale)).toBe(true);
+    const next = await runTestSync({ index, source: sourceConfig({ schema }), es });
+    expect(next).toMatchObject({ status: "completed", deleted: 1 });
+    expectIndexEquals(await allDocuments(es, index), await expectedDocuments(schema));
   });
 
-  it("a table that fails mid-read deletes nothing and says why", async () => {
+  it("a table that fails mid-read deletes nothing and says why; the next complete sync removes what it kept", async () => {
+    const { schema, index } = await fresh("failing");
+    expect((await runTestSync({ index, source: sourceConfig({ schema }), es })).status).toBe("completed");
+    await admin.query(`DELETE FROM "${schema}".employee WHERE emp_id = 14`);
     // emp_id 14 is gone from the table but still indexed; the second rule fails on a row.
     const result = await runTestSync({
       index,
@@ -113,18 +137,15 @@ describe("full sync of the reference's employee/customer tables", () => {
     expect(result.status).toBe("failed");
     expect(result.deleted).toBe(0);
     expect(result.deleteSkippedReason).toMatch(/advanced\[1\], row \["9"\]: division by zero/);
-    const docs = await allDocuments(es, index);
-    expect(docs.has(`${stack.pgDatabase()}_${schema}_employee_14`)).toBe(true);
-  });
+    expect((await allDocuments(es, index)).has(`${stack.pgDatabase()}_${schema}_employee_14`)).toBe(true);
 
-  it("the next complete sync removes what the failed one kept", async () => {
-    const result = await runTestSync({ index, source: sourceConfig({ schema }), es });
-    expect(result.status).toBe("completed");
-    expectIndexEquals(await allDocuments(es, index), await expectedDocuments());
+    const next = await runTestSync({ index, source: sourceConfig({ schema }), es });
+    expect(next.status).toBe("completed");
+    expectIndexEquals(await allDocuments(es, index), await expectedDocuments(schema));
   });
 
   it("the delete guard refuses to empty most of the index without --allow-mass-delete", async () => {
-    const guardIndex = `${index}-guard`;
+    const guardIndex = `${indexPrefix}-guard`;
     const bulkSchema = uniqueName("guard");
     await admin.query(`CREATE SCHEMA "${bulkSchema}"; CREATE TABLE "${bulkSchema}".item (id int PRIMARY KEY, v text);
       INSERT INTO "${bulkSchema}".item SELECT g, 'v' || g FROM generate_series(1, 400) g`);
