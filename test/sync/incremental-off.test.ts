@@ -65,3 +65,52 @@ it("with track_commit_timestamp = off, an incremental sync says so, reads every 
   for (const row of rows.rows)
     expect(docs.get(`pgsearch_tmp_public_item_${row.id}`)?.public_item_name).toBe(row.name);
 });
+
+it("with track_commit_timestamp = off, a resumed sync catches rows of the already-read part changed since the checkpoint by content hash (issue 10.3)", async (ctx) => {
+  if (cluster === undefined || admin === undefined) {
+    ctx.skip();
+    return;
+  }
+  const source = resolvePostgresConfig({
+    host: "127.0.0.1",
+    port: cluster.port,
+    username: cluster.user,
+    password: cluster.password,
+    database: cluster.database,
+    schema: "public",
+  });
+  const resumeIndex = `${index}-resume`;
+  const small = { batchRows: 20, bulkMaxDocs: 20, bulkConcurrency: 1 };
+  // Interrupted once a part of the table was read and acknowledged.
+  const controller = new AbortController();
+  const interrupted = await runTestSync({
+    index: resumeIndex,
+    source,
+    es,
+    sync: small,
+    request: {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if ((p.streams[0]?.rowsRead ?? 0) >= 100) controller.abort();
+      },
+    },
+  });
+  expect(interrupted.status).toBe("canceled");
+  const state = await es.get<{ streams: Record<string, { after: string | null }> }>({
+    index: "pgsearch-state",
+    id: resumeIndex,
+  });
+  const after = Number((JSON.parse(state._source?.streams["public.item"]?.after ?? "[0]") as string[])[0]);
+  expect(after).toBeGreaterThan(1);
+  await admin.query(`UPDATE item SET name = 'changed after the checkpoint' WHERE id IN (1, ${after})`);
+  const resumed = await runTestSync({ index: resumeIndex, source, es, sync: small });
+  expect(resumed).toMatchObject({ status: "completed", resumed: true });
+  expect(resumed.warnings.join("\n")).toMatch(/read again, comparing content hashes/);
+  const docs = await allDocuments(es, resumeIndex);
+  const rows = await admin.query<{ id: number; name: string }>("SELECT id, name FROM item");
+  expect(docs.size).toBe(rows.rowCount);
+  for (const row of rows.rows)
+    expect(docs.get(`pgsearch_tmp_public_item_${row.id}`)?.public_item_name, String(row.id)).toBe(row.name);
+  await es.indices.delete({ index: resumeIndex }).catch(() => undefined);
+  await es.delete({ index: "pgsearch-state", id: resumeIndex }).catch(() => undefined);
+});
