@@ -1,5 +1,6 @@
 import type { PgClient } from "./connection.js";
 import { queryWithSignal } from "./connection.js";
+import { SourceError } from "../errors.js";
 
 /** A column as the catalog describes it; `sqlType` is format_type() output, usable in a cast. */
 export interface ColumnInfo {
@@ -157,6 +158,7 @@ export async function serverInfo(client: PgClient, signal?: AbortSignal): Promis
   );
   const row = result.rows[0];
   if (row === undefined) throw new Error("server info query returned no row");
+  assertSupportedVersion(row.version, Number(row.num));
   return {
     version: row.version,
     versionNum: Number(row.num),
@@ -164,6 +166,21 @@ export async function serverInfo(client: PgClient, signal?: AbortSignal): Promis
     hasPostgis: row.postgis !== null,
     postgisSchema: row.postgis,
   };
+}
+
+/** The oldest PostgreSQL pgsearch runs on; 12 to 18 are tested (docs/testing.md). */
+export const MIN_SERVER_VERSION_NUM = 120000;
+
+/**
+ * Versions below 12 are out of upstream support and never tested here: say so at the first
+ * query (every sync, validate and service job starts with it) instead of failing somewhere later.
+ */
+export function assertSupportedVersion(version: string, versionNum: number): void {
+  if (versionNum >= MIN_SERVER_VERSION_NUM) return;
+  throw new SourceError(
+    `PostgreSQL ${version} is not supported: pgsearch needs PostgreSQL 12 or later (12 to 18 are tested)`,
+    { code: "source_unsupported_version" },
+  );
 }
 
 /** The configured schemas PostgreSQL does not have (a typo would otherwise sync nothing). */
