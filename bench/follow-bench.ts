@@ -1,142 +1,211 @@
 /**
- * `npm run bench:follow -- [--rate 2000] [--seconds 20]`: continuous change capture under a steady
- * write load (inserts and updates from two writer connections, pgbench-style). Prints changes/s
- * applied and the lag from commit to "written to Elasticsearch" (p50 / p99 over batches); the
- * index refresh interval (1 s) adds to the time until a change is searchable.
+ * `npm run bench:follow -- [--rate 2000] [--seconds 20] [--rows 100000] [--writers 4] [--per-commit 10]`
+ *
+ * Change capture under a steady write load, measured per change: `pgsearch sync --follow` (the
+ * CLI, in its own process under /usr/bin/time) follows a table while writers commit transactions
+ * of updates (70%) and inserts (30%); each change is timed from its commit to the moment a search
+ * finds it (no forced refresh), see follow-tracker.ts. Then the restart case: the follower is
+ * stopped, one change is committed, and the time from the restart until it is searchable is taken.
  */
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { DEFAULT_SYNC_OPTIONS, resolvePostgresConfig } from "../src/config/index.js";
-import { silentLogger } from "../src/observability/logger.js";
-import { BasicRuleEngine } from "../src/rules/basic.js";
 import { connectElasticsearch } from "../src/sink/es-client.js";
-import { connectionFactory } from "../src/source/connection.js";
-import { PostgresSource } from "../src/source/postgres-source.js";
-import { ChangeFollower, dropSlot, type AppliedBatch } from "../src/sync/follow.js";
-import { ElasticsearchStateStore } from "../src/sync/state-store.js";
-import { SyncEngine } from "../src/sync/sync-engine.js";
+import { dropSlot } from "../src/sync/follow.js";
 import { env, pgConnection } from "./env.js";
-import { round } from "./measure.js";
+import { ChangeTracker, pollOnce, writeChanges } from "./follow-tracker.js";
+import { round, startTimed, type TimedProcess } from "./measure.js";
 
 const { values } = parseArgs({
-  options: { rate: { type: "string", default: "2000" }, seconds: { type: "string", default: "20" } },
+  options: {
+    rate: { type: "string", default: "2000" },
+    seconds: { type: "string", default: "20" },
+    rows: { type: "string", default: "100000" },
+    writers: { type: "string", default: "4" },
+    "per-commit": { type: "string", default: "10" },
+    "poll-ms": { type: "string", default: "200" },
+  },
 });
-const rate = Number(values.rate);
-const seconds = Number(values.seconds);
+const [rate, seconds, rows, writers, perCommit, pollMs] = [
+  values.rate,
+  values.seconds,
+  values.rows,
+  values.writers,
+  values["per-commit"],
+  values["poll-ms"],
+].map(Number) as [number, number, number, number, number, number];
+const schema = "bench_follow";
+const table = `${schema}.accounts`;
+const slot = "pgsearch_bench_follow";
+const index = "bench-follow";
 const connection = pgConnection();
 const admin = new pg.Client(connection);
 await admin.connect();
-const schema = "bench_follow";
-const slot = "pgsearch_bench_follow";
+const es = await connectElasticsearch({ host: env("ES_URL"), requestTimeoutMs: 60_000 });
 await dropSlot(admin, slot, slot);
 await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
-  CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance numeric(12,2), note text, updated_at timestamptz);
-  INSERT INTO ${schema}.accounts SELECT g, 0, 'account ' || g, now() FROM generate_series(1, 100000) g;`);
-const config = resolvePostgresConfig({
-  host: connection.host,
-  port: connection.port,
-  username: connection.user,
-  password: connection.password,
-  database: connection.database,
-  schema,
-});
-const es = await connectElasticsearch({ host: env("ES_URL"), requestTimeoutMs: 60_000 });
-const index = "bench-follow";
+  CREATE SEQUENCE ${table}_seq;
+  CREATE TABLE ${table} (id int PRIMARY KEY, balance numeric(12,2), note text, seq bigint, updated_at timestamptz);
+  INSERT INTO ${table} SELECT g, 0, 'account ' || g, 0, now() FROM generate_series(1, ${rows}) g;`);
 await es.client.indices.delete({ index, ignore_unavailable: true });
 await es.client.delete({ index: "pgsearch-state", id: index }, { ignore: [404] }).catch(() => undefined);
-const source = new PostgresSource(config, connectionFactory(config));
-const plan = await source.plan([]);
-const follower = new ChangeFollower(source, es.client, plan, silentLogger);
-const slotClient = await connectionFactory(config).connect();
-await follower.ensureSlot({ slotName: slot, publication: slot }, slotClient);
-await slotClient.end();
-const engine = new SyncEngine({
-  source,
-  client: es.client,
-  state: new ElasticsearchStateStore(es.client),
-  logger: silentLogger,
-});
-await engine.run({
-  indexName: index,
-  jobType: "full",
-  advancedRules: [],
-  basicRules: new BasicRuleEngine([]),
-  options: DEFAULT_SYNC_OPTIONS,
-});
-
-const controller = new AbortController();
-const batches: AppliedBatch[] = [];
-const following = follower.run({
-  indexName: index,
-  slotName: slot,
-  publication: slot,
-  basicRules: new BasicRuleEngine([]),
-  sync: DEFAULT_SYNC_OPTIONS,
-  signal: controller.signal,
-  onApplied: (batch) => batches.push(batch),
-});
-
-// Two writers, each committing single-row transactions at rate/2 per second: 70% updates, 30% inserts.
-let written = 0;
-let nextInsert = 100_001;
-const writer = async (): Promise<void> => {
-  const client = new pg.Client(connection);
-  await client.connect();
-  const perWriter = rate / 2;
-  const started = Date.now();
-  while (Date.now() - started < seconds * 1000) {
-    const due = started + (written / 2 / perWriter) * 1000;
-    if (Date.now() < due) await new Promise((resolve) => setTimeout(resolve, Math.min(5, due - Date.now())));
-    if (Math.random() < 0.3) {
-      await client.query(`INSERT INTO ${schema}.accounts VALUES ($1, 0, 'new', now())`, [nextInsert++]);
-    } else {
-      await client.query(
-        `UPDATE ${schema}.accounts SET balance = balance + 1, updated_at = now() WHERE id = $1`,
-        [1 + Math.floor(Math.random() * 100000)],
-      );
-    }
-    written++;
-  }
-  await client.end();
-};
-const startedAt = Date.now();
-await Promise.all([writer(), writer()]);
-const writeSeconds = (Date.now() - startedAt) / 1000;
-// Let the follower drain.
-const deadline = Date.now() + 30_000;
-while (Date.now() < deadline) {
-  const last = batches.at(-1);
-  if (last !== undefined && Date.now() - last.appliedAt > 1500) break;
-  await new Promise((resolve) => setTimeout(resolve, 200));
-}
-controller.abort();
-await following;
-const lags = batches
-  .filter((b) => b.lastCommitTime !== undefined)
-  .map((b) => b.appliedAt - (b.lastCommitTime ?? 0))
-  .sort((a, b) => a - b);
-const pct = (p: number): number => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? 0;
-const applied = batches.reduce((n, b) => n + b.keys, 0);
-const result = {
-  writesPerSecond: Math.round(written / writeSeconds),
-  changesApplied: applied,
-  changesPerSecond: Math.round(
-    applied / ((batches.at(-1)?.appliedAt ?? Date.now()) / 1000 - startedAt / 1000),
-  ),
-  batches: batches.length,
-  lagP50Ms: round(pct(50), 0),
-  lagP99Ms: round(pct(99), 0),
-};
-console.log(
-  `follow: ${result.writesPerSecond} writes/s committed, ${result.changesPerSecond} changes/s applied (${applied} keys in ${result.batches} batches), commit → written lag p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms`,
+const dir = await mkdtemp(join(tmpdir(), "pgsearch-follow-"));
+const configFile = join(dir, "connector.yml");
+await writeFile(
+  configFile,
+  `elasticsearch:\n  host: \${ES_URL}\nindex_name: ${index}\nconfiguration:\n  host: \${PGHOST}\n  port: \${PGPORT}\n  username: \${PGUSER}\n  password: \${PGPASSWORD}\n  database: \${PGDATABASE}\n  schema: ${schema}\n  tables: "*"\n  ssl_enabled: false\nsync_rules:\n  basic: []\n  advanced: []\n`,
 );
-const { writeFile, mkdir } = await import("node:fs/promises");
+
+/** Starts `pgsearch sync --follow`; resolves with the seconds until it says it is following. */
+function startFollower(): { process: TimedProcess; following: Promise<number> } {
+  const started = Date.now();
+  const cli = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+  const timed = startTimed(
+    process.execPath,
+    ["--import", "tsx", cli, "sync", "--config", configFile, "--follow", "--slot", slot],
+    { allowFailure: true },
+  );
+  const following = new Promise<number>((resolve, reject) => {
+    let text = "";
+    timed.child.stderr.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes("following changes")) resolve((Date.now() - started) / 1000);
+    });
+    timed.child.on("close", () => {
+      reject(new Error(`the follower exited:\n${text.slice(-2000)}`));
+    });
+  });
+  following.catch(() => undefined);
+  return { process: timed, following };
+}
+
+/** SIGTERM to the Node process under /usr/bin/time (time itself would leave it orphaned). */
+async function stopFollower(follower: TimedProcess): Promise<Awaited<TimedProcess["result"]>> {
+  const pid = follower.child.pid ?? 0;
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8")).trim().split(" ");
+  for (const child of children) if (child !== "") process.kill(Number(child), "SIGTERM");
+  return follower.result;
+}
+
+async function seqField(): Promise<string> {
+  const mapping = await es.client.indices.getMapping({ index });
+  const properties = Object.values(mapping)[0]?.mappings.properties ?? {};
+  const field = Object.keys(properties).find((f) => f === "seq" || f.endsWith("_seq"));
+  if (field === undefined) throw new Error(`no seq field in ${index}`);
+  return field;
+}
+
+async function pollUntil(
+  field: string,
+  tracker: ChangeTracker,
+  done: () => boolean,
+  limitMs: number,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done() && Date.now() < deadline) {
+    await pollOnce(es.client, index, field, tracker);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+async function steadyLoad(field: string, tracker: ChangeTracker): Promise<number> {
+  let nextInsert = rows + 1;
+  const until = Date.now() + seconds * 1000;
+  const clients = await Promise.all(
+    Array.from({ length: writers }, async () => {
+      const c = new pg.Client(connection);
+      await c.connect();
+      return c;
+    }),
+  );
+  let writing = true;
+  const polling = pollUntil(field, tracker, () => !writing, seconds * 1000 + 60_000);
+  const started = Date.now();
+  const counts = await Promise.all(
+    clients.map((client) =>
+      writeChanges({
+        client,
+        table,
+        rows,
+        perSecond: rate / writers,
+        perCommit,
+        until,
+        nextInsert: () => nextInsert++,
+        tracker,
+      }),
+    ),
+  );
+  const writeSeconds = (Date.now() - started) / 1000;
+  writing = false;
+  await polling;
+  await Promise.all(clients.map((c) => c.end()));
+  // Drain: until every change is seen (or superseded), at most 60 s.
+  await pollUntil(field, tracker, () => tracker.pending.size === 0, 60_000);
+  return counts.reduce((a, b) => a + b, 0) / writeSeconds;
+}
+
+const load0 = loadavg();
+const first = startFollower();
+const initialSyncSeconds = await first.following;
+const field = await seqField();
+const tracker = new ChangeTracker();
+const committedPerSecond = await steadyLoad(field, tracker);
+const follower = await stopFollower(first.process);
+
+// Restart: one change made while stopped must be searchable soon after the restart.
+const restartTracker = new ChangeTracker();
+const change = await admin.query<{ id: number; seq: string }>(
+  `UPDATE ${table} SET seq = nextval('${table}_seq') WHERE id = 1 RETURNING id, seq`,
+);
+restartTracker.committed(
+  change.rows.map((r) => ({ id: r.id, seq: Number(r.seq) })),
+  Date.now(),
+);
+const restartedAt = Date.now();
+const second = startFollower();
+await pollUntil(field, restartTracker, () => restartTracker.pending.size === 0, 300_000);
+const restartSearchableSeconds = (Date.now() - restartedAt) / 1000;
+const restartFollowingSeconds = await second.following.catch(() => null);
+const restart = await stopFollower(second.process);
+
+const lags = tracker.lagsMs();
+const pct = (p: number): number => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? 0;
+const result = {
+  date: new Date().toISOString(),
+  command: `npm run bench:follow -- ${process.argv.slice(2).join(" ")}`,
+  settings: { rate, seconds, rows, writers, perCommit, pollMs },
+  initialSyncSeconds: round(initialSyncSeconds, 1),
+  changesCommitted: tracker.committedAt.size,
+  committedPerSecond: Math.round(committedPerSecond),
+  samples: lags.length,
+  superseded: tracker.superseded.size,
+  lost: tracker.pending.size,
+  lagMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: lags.at(-1) ?? 0 },
+  follower: {
+    seconds: round(follower.seconds, 1),
+    cpuSeconds: round(follower.cpuSeconds, 1),
+    peakRssMb: Math.round(follower.maxRssMb),
+  },
+  restart: {
+    rows,
+    searchableAfterSeconds: round(restartSearchableSeconds, 2),
+    followingAfterSeconds: restartFollowingSeconds === null ? null : round(restartFollowingSeconds, 2),
+    cpuSeconds: round(restart.cpuSeconds, 1),
+    peakRssMb: Math.round(restart.maxRssMb),
+  },
+  load: { before: load0.map((l) => round(l, 2)), after: loadavg().map((l) => round(l, 2)) },
+};
+console.log(JSON.stringify(result, null, 2));
 await mkdir("bench/results", { recursive: true });
 await writeFile(
-  `bench/results/${new Date().toISOString().slice(0, 10)}-follow.json`,
-  `${JSON.stringify({ date: new Date().toISOString(), rate, seconds, ...result }, null, 2)}\n`,
+  `bench/results/${result.date.slice(0, 10)}-follow-${rate}.json`,
+  `${JSON.stringify(result, null, 2)}\n`,
 );
 await dropSlot(admin, slot, slot);
 await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+await es.client.indices.delete({ index, ignore_unavailable: true });
+await rm(dir, { recursive: true, force: true });
 await admin.end();
 await es.client.close();

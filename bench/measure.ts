@@ -4,11 +4,12 @@
  * and PostgreSQL spent meanwhile (from /proc). The page cache is dropped before each phase when
  * we may (root), so no phase runs on a cache another one warmed.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import type { ChildReport, PhaseRequest, PhaseWork } from "./phase.js";
 
 /** CPU seconds used so far by processes whose command line matches, from /proc (Linux). */
@@ -61,20 +62,25 @@ export function dropCaches(): boolean {
   }
 }
 
-interface Usage {
+export interface Usage {
   seconds: number;
   cpuSeconds: number;
   maxRssMb: number;
 }
 
-/** Runs a command to completion, its rusage taken by /usr/bin/time; stdout returned. */
-export async function runTimed(
+export interface TimedProcess {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Settles when the process exits (rejects on a non-zero exit unless `allowFailure`). */
+  result: Promise<Usage & { stdout: string; stderr: string }>;
+}
+
+/** Starts a command whose rusage /usr/bin/time takes (CPU of it and its children, peak RSS). */
+export function startTimed(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<Usage & { stdout: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "pgsearch-time-"));
-  const out = join(dir, "time");
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; allowFailure?: boolean } = {},
+): TimedProcess {
+  const out = join(tmpdir(), `pgsearch-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const child = spawn("/usr/bin/time", ["-f", "%e %U %S %M", "-o", out, command, ...args], {
     env: options.env ?? process.env,
     cwd: options.cwd,
@@ -84,17 +90,31 @@ export async function runTimed(
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  if (code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`);
-  const last = (await readFile(out, "utf8")).trim().split("\n").at(-1) ?? "";
-  await rm(dir, { recursive: true, force: true });
-  const [elapsed, user, system, maxKb] = last.split(" ").map(Number);
-  return {
-    stdout,
-    seconds: elapsed ?? 0,
-    cpuSeconds: (user ?? 0) + (system ?? 0),
-    maxRssMb: (maxKb ?? 0) / 1024,
-  };
+  const result = (async () => {
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    if (code !== 0 && options.allowFailure !== true)
+      throw new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`);
+    const last = (await readFile(out, "utf8")).trim().split("\n").at(-1) ?? "";
+    await rm(out, { force: true });
+    const [elapsed, user, system, maxKb] = last.split(" ").map(Number);
+    return {
+      stdout,
+      stderr,
+      seconds: elapsed ?? 0,
+      cpuSeconds: (user ?? 0) + (system ?? 0),
+      maxRssMb: (maxKb ?? 0) / 1024,
+    };
+  })();
+  return { child, result };
+}
+
+/** Runs a command to completion, its rusage taken by /usr/bin/time. */
+export function runTimed(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Usage & { stdout: string; stderr: string }> {
+  return startTimed(command, args, options).result;
 }
 
 /** Measures `work` (which runs one child process) with the machine-wide CPU around it. */
