@@ -100,7 +100,8 @@ export async function writeChanges(options: {
   let written = 0;
   while (Date.now() < options.until) {
     const due = started + (written / options.perSecond) * 1000;
-    if (Date.now() < due) await new Promise((resolve) => setTimeout(resolve, Math.min(20, due - Date.now())));
+    while (Date.now() < due)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20, due - Date.now())));
     let result: pg.QueryResult<{ id: number; seq: string }>;
     if (Math.random() < 0.3) {
       const ids = Array.from({ length: perCommit }, () => options.nextInsert());

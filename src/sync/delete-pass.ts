@@ -87,13 +87,21 @@ async function findStale(
     stale++;
   };
   const reader = await input.snapshot.reader(signal);
+  const pages = input.index.scan({
+    query: { match_all: {} },
+    fields: [`${META_FIELD}.source`, `${META_FIELD}.key`],
+    pageSize: 5000,
+    signal,
+  });
   try {
-    for await (const page of input.index.scan({
-      query: { match_all: {} },
-      fields: [`${META_FIELD}.source`, `${META_FIELD}.key`],
-      pageSize: 5000,
-      signal,
-    })) {
+    // The next page is fetched from Elasticsearch while PostgreSQL checks this one's keys.
+    let next = pages.next();
+    for (;;) {
+      const current = await next;
+      if (current.done === true) break;
+      next = pages.next();
+      next.catch(() => undefined);
+      const page = current.value;
       total += page.length;
       const groups = new Map<string, IndexedDoc[]>();
       for (const hit of page) {
@@ -117,6 +125,7 @@ async function findStale(
       }
     }
   } finally {
+    await pages.return(undefined).catch(() => undefined);
     await input.snapshot.release(reader);
   }
   return { stale, total };

@@ -35,6 +35,8 @@ export class SyncRun {
   /** Streams resumed from a checkpoint: rows they read before may have changed since. */
   private readonly resumedStreams: SourceStream[] = [];
   private deleted = 0;
+  /** Rows were read a second time (resume, lost snapshot): progress counts them twice. */
+  private caughtUp = false;
   private deleteSkippedReason: string | undefined;
   private error: PgSearchError | undefined;
   private readonly ctx: StreamReadContext;
@@ -154,6 +156,7 @@ export class SyncRun {
       : `resumed: rows read before the interruption were read again, ${how}`;
     this.planned.warnings.push(warning);
     this.log.warn({ streams: streams.map((s) => s.id) }, warning);
+    this.caughtUp = true;
     for (const stream of streams) {
       await readStreamInto(stream, this.ctx, this.progress.get(stream.id) as StreamProgress, {
         after: undefined,
@@ -178,6 +181,8 @@ export class SyncRun {
     if (this.planned.indexWasEmpty && !this.planned.resumed) {
       // Everything in the index was written by this sync from this snapshot: nothing is stale.
       this.deleteSkippedReason = "the index was empty when the sync started: nothing to delete";
+    } else if (await this.indexHoldsOnlyWhatWasRead()) {
+      this.deleteSkippedReason = "every document in the index is a row this sync read: nothing to delete";
     } else {
       this.deleted = await deletePass({
         source: this.deps.source,
@@ -210,6 +215,22 @@ export class SyncRun {
   }
 
   /** Records why the sync stopped; the checkpoint keeps only acknowledged writes. */
+  /**
+   * One stream read once, nothing failed: every id it indexed or found unchanged is in the index
+   * and the ids are distinct (collisions are refused), so an index holding exactly that many
+   * documents holds nothing stale and the delete pass (a scan of the whole index and a key
+   * look-up in PostgreSQL per document) can be skipped. Anything else runs it.
+   */
+  private async indexHoldsOnlyWhatWasRead(): Promise<boolean> {
+    const streams = this.planned.plan.streams;
+    const only = streams.length === 1 ? this.progress.get(streams[0]?.id ?? "") : undefined;
+    if (only === undefined || this.planned.resumed || this.caughtUp) return false;
+    await this.writer.flush();
+    if (this.writer.stats.failed > 0) return false;
+    await this.index.refresh(this.request.signal);
+    return (await this.index.count(undefined, this.request.signal)) === only.docsSent + only.unchanged;
+  }
+
   async fail(caught: unknown): Promise<void> {
     this.saver.stopTimer();
     const error = toPgSearchError(caught, this.request.signal);
