@@ -115,9 +115,24 @@ function addServeCommand(program: Command): void {
 }
 
 function addConfigCommands(program: Command): void {
-  program
-    .command("config")
-    .description("configuration helpers")
+  const config = program.command("config").description("configuration helpers");
+  config
+    .command("docs")
+    .description("rewrite the generated key tables of a Markdown file (docs/configuration.md)")
+    .argument("<file>", "Markdown file with <!-- keys:NAME --> blocks")
+    .option("--check", "change nothing; exit 1 when the file is not current")
+    .action(async (file, opts) => {
+      const { readFileSync, writeFileSync } = await import("node:fs");
+      const { rewriteKeyTables } = await import("../config/docs.js");
+      const text = readFileSync(file, "utf8");
+      const current = rewriteKeyTables(text);
+      if (current === text) return;
+      if (opts.check === true) {
+        process.stderr.write(`${file}: key tables are out of date; run pgsearch config docs ${file}\n`);
+        process.exitCode = 1;
+      } else writeFileSync(file, current);
+    });
+  config
     .command("schema")
     .description("print the JSON Schema of the YAML configuration file")
     .action(async () => {

@@ -2,11 +2,18 @@ import { describe, expect, it } from "vitest";
 import {
   appConfigJsonSchema,
   CONNECTOR_FIELDS,
+  DEFAULT_SYNC_OPTIONS,
   defaultConnectorConfiguration,
   parseAppConfig,
   resolvePostgresConfig,
 } from "../../src/config/index.js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rewriteKeyTables } from "../../src/config/docs.js";
 import { ConfigErrors } from "../../src/errors.js";
+import { loadServiceConfig } from "../../src/service/service-config.js";
 
 const SECRET = "Pa55-word-that-must-not-leak";
 const base = { host: "db.internal", username: "app", password: SECRET, database: "shop", schema: "public" };
@@ -189,5 +196,92 @@ describe("the YAML file", () => {
     expect(Object.keys(schema.properties.configuration.properties)).toEqual(
       CONNECTOR_FIELDS.map((f) => f.key),
     );
+  });
+});
+
+describe("the connector service's config.yml (one loader and schema with the sync YAML)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgsearch-config-"));
+  const load = (text: string, env: NodeJS.ProcessEnv = {}) => {
+    const path = join(dir, `config-${Math.random().toString(36).slice(2)}.yml`);
+    writeFileSync(path, text);
+    return loadServiceConfig(path, env);
+  };
+  const connectors = "connectors:\n  - connector_id: my-connector\n";
+
+  it("applies pgsearch.sync and pgsearch.protocol, with the sync YAML's defaults for the rest", () => {
+    const config = load(
+      `${connectors}pgsearch:\n  protocol: index\n  sync:\n    batch_rows: 123\n    mappings: dynamic\n`,
+    );
+    expect(config.protocol).toBe("index");
+    expect(config.sync).toEqual({ ...DEFAULT_SYNC_OPTIONS, batchRows: 123, mappings: "dynamic" });
+    expect(config.service.idling).toBe(30);
+    expect(config.elasticsearch.requestTimeoutMs).toBe(240_000);
+  });
+
+  it("interpolates like EnvYAML: ${VAR}, ${VAR|default}, unquoted numbers typed, dotted keys nested", () => {
+    const config = load(
+      `elasticsearch:\n  host: \${ES_HOST|http://es.internal:9200}\n  username: elastic\n  password: \${ES_PASSWORD}\nservice.idling: \${IDLE}\n${connectors}`,
+      { ES_PASSWORD: SECRET, IDLE: "7" },
+    );
+    expect(config.elasticsearch).toMatchObject({ host: "http://es.internal:9200", password: SECRET });
+    expect(config.service.idling).toBe(7);
+  });
+
+  it("accepts Elastic's own service settings it does not use", () => {
+    const config = load(
+      `elasticsearch:\n  bulk.chunk_size: 500\n  max_retries: 5\nservice:\n  preflight_idle: 30\n${connectors}sources:\n  postgresql: connectors.sources.postgresql:PostgreSQLDataSource\n`,
+    );
+    expect(config.connectors).toEqual([{ connectorId: "my-connector", serviceType: "postgresql" }]);
+  });
+
+  it("refuses unknown keys and bad values, naming the key and line (issue 10.10)", () => {
+    const messages = errorsOf(() =>
+      load(
+        `service:\n  idling: -5\n${connectors}pgsearch:\n  protocl: api\n  sync:\n    batch_rows: 0\n    bulk_concurency: 2\n`,
+        { P: SECRET },
+      ),
+    );
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/config-\w+\.yml:2 service\.idling: must be a positive number, got -5$/),
+        expect.stringMatching(/:6 pgsearch\.protocl: unknown key \(did you mean "protocol"\?\)$/),
+        expect.stringMatching(/:8 pgsearch\.sync\.batch_rows: must be an integer ≥ 1 and ≤ 100000, got 0$/),
+        expect.stringMatching(
+          /:9 pgsearch\.sync\.bulk_concurency: unknown key \(did you mean "bulk_concurrency"\?\)$/,
+        ),
+      ]),
+    );
+    expect(messages).toHaveLength(4);
+  });
+});
+
+describe("one schema for validation, defaults, JSON Schema and docs", () => {
+  it("the sync defaults and the JSON Schema's defaults are the schema's", () => {
+    const schema = appConfigJsonSchema() as {
+      additionalProperties: boolean;
+      properties: { sync: { properties: Record<string, { default: unknown }> } };
+    };
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.sync.properties.batch_rows?.default).toBe(DEFAULT_SYNC_OPTIONS.batchRows);
+    expect(schema.properties.sync.properties.mappings?.default).toBe("typed");
+  });
+
+  it("docs/configuration.md's key tables are current (pgsearch config docs docs/configuration.md)", () => {
+    const text = readFileSync("docs/configuration.md", "utf8");
+    expect(text).toContain("<!-- keys:sync -->");
+    expect(rewriteKeyTables(text)).toBe(text);
+  });
+
+  it("-c - reads the configuration from standard input", () => {
+    const result = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "validate", "-c", "-"],
+      {
+        input: "index_name: search-x\nconfiguration:\n  host: db\nsync:\n  batch_rows: 0\n",
+        encoding: "utf8",
+      },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("stdin:5 sync.batch_rows: must be an integer");
   });
 });
