@@ -4,7 +4,8 @@
 # versions, other Node versions, the packed tarball), and prints one closing line
 # "N passed, N failed, N skipped" summed over every stage.
 # Extra arguments go to vitest (e.g. a file filter) and run the main stage only.
-# ES_VERSION picks the Elasticsearch version; PGSEARCH_TEST_EXTRA=0 skips the extra stages.
+# ES_VERSION picks the Elasticsearch version, OS_VERSION the OpenSearch 2.x one; PGSEARCH_TEST_EXTRA=0
+# skips the extra stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,9 +42,28 @@ run_check() {
   fi
 }
 
+# OpenSearch (issue 16): start the given version, run the files against it (ES_URL points at it, so
+# the sync suites run unchanged; test/opensearch runs its OpenSearch body only), stop it.
+run_opensearch_stage() {
+  local version=$1 url
+  shift
+  if ! OS_VERSION=$version bash scripts/stack.sh up opensearch; then
+    echo "failed opensearch-$version: server did not start" >>"$checks"
+    status=1
+    return
+  fi
+  url=$(OS_VERSION=$version bash scripts/stack.sh env | sed -n 's/^export OS_URL=//p')
+  OS_URL=$url ES_URL=$url TEST_ENGINES=opensearch run_vitest "opensearch-${version%%.*}" "$@"
+  OS_VERSION=$version bash scripts/stack.sh down opensearch
+}
+
 run_vitest main "$@"
 if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
   : # extra stages: see below
+  # 2.x: the engine tests and the sync, incremental, follow and fault suites; 3.x: a smaller set.
+  run_opensearch_stage "${OS_VERSION:-2.19.6}" test/opensearch test/sync/full-sync.test.ts \
+    test/sync/incremental.test.ts test/sync/follow.test.ts test/sync/resilience.test.ts
+  run_opensearch_stage 3.3.2 test/opensearch test/sync/full-sync.test.ts test/sync/incremental.test.ts
 fi
 
 node scripts/test-summary.mjs --checks "$checks" "${expected[@]}"
