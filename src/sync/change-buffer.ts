@@ -48,7 +48,12 @@ export class ChangeBuffer {
 
   constructor(private readonly plan: SourcePlan) {
     for (const stream of plan.streams) {
-      if (stream.kind === "table") this.byRelation.set(relationOf(stream), stream);
+      if (stream.kind === "table") {
+        this.byRelation.set(relationOf(stream), stream);
+        // As planned: a relation message that differs (the table changed since) triggers a replan.
+        const planned = stream.columns.map((c, i) => `${c.name}:${stream.keyIndexes.includes(i) ? 1 : 0}`);
+        this.knownColumns.set(relationOf(stream), planned.join("\u0000"));
+      }
       for (const part of stream.parts ?? []) {
         const list = this.partsByRelation.get(part.relation) ?? [];
         list.push({ stream, part });
@@ -96,7 +101,8 @@ export class ChangeBuffer {
       case "relation": {
         // Sent before the first change of a relation and after every ALTER TABLE.
         const key = `${message.schema}.${message.name}`;
-        const columns = message.columns.map((c) => c.name).join("\u0000");
+        // Names and key flags: a new column, or a primary key moved to other columns.
+        const columns = message.columns.map((c) => `${c.name}:${String(c.flags)}`).join("\u0000");
         const known = this.knownColumns.get(key);
         if (known !== undefined && known !== columns) this.changedRelations.add(key);
         this.knownColumns.set(key, columns);

@@ -26,6 +26,7 @@ const cliSlot = uniqueName("pgsearch_cli");
 const schemaSlot = uniqueName("pgsearch_schema");
 const joinSlot = uniqueName("pgsearch_join");
 const blockSlot = uniqueName("pgsearch_block");
+const keySlot = uniqueName("pgsearch_key");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -50,6 +51,7 @@ afterAll(async () => {
   await dropSlot(admin, schemaSlot, schemaSlot).catch(() => undefined);
   await dropSlot(admin, joinSlot, joinSlot).catch(() => undefined);
   await dropSlot(admin, blockSlot, blockSlot).catch(() => undefined);
+  await dropSlot(admin, keySlot, keySlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -456,4 +458,42 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await block(false);
     }
   }, 90_000);
+  it("an error inside the change handler (a primary key changed under the follower) ends run() with the message, no unhandled rejection", async () => {
+    await admin.query(`
+      CREATE TABLE "${schema}".rekeyed (id int PRIMARY KEY, code text NOT NULL);
+      INSERT INTO "${schema}".rekeyed VALUES (1, 'a'), (2, 'b');
+    `);
+    const config = sourceConfig({ schema, tables: "rekeyed" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan([]);
+    const follower = new ChangeFollower(source, es, plan, silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: keySlot, publication: keySlot }, pgAdmin);
+    await pgAdmin.end();
+    const keyIndex = `${index}-rekeyed`;
+    await runTestSync({ index: keyIndex, source: config, es });
+    const controller = new AbortController();
+    // One key per batch: the batch is applied inside the replication data handler.
+    const running = follower.run({
+      indexName: keyIndex,
+      slotName: keySlot,
+      publication: keySlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+      maxBatchKeys: 1,
+      maxDelayMs: 60_000,
+    });
+    try {
+      await admin.query(`
+        ALTER TABLE "${schema}".rekeyed DROP CONSTRAINT rekeyed_pkey;
+        ALTER TABLE "${schema}".rekeyed ADD PRIMARY KEY (code);
+        UPDATE "${schema}".rekeyed SET code = 'c' WHERE id = 1;
+      `);
+      await expect(running).rejects.toThrow(/primary key changed from \(id\) to \(code\)/);
+    } finally {
+      controller.abort();
+      await running.catch(() => undefined);
+    }
+  }, 60_000);
 });
