@@ -27,6 +27,7 @@ const schemaSlot = uniqueName("pgsearch_schema");
 const joinSlot = uniqueName("pgsearch_join");
 const blockSlot = uniqueName("pgsearch_block");
 const keySlot = uniqueName("pgsearch_key");
+const sizeSlot = uniqueName("pgsearch_size");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -52,6 +53,7 @@ afterAll(async () => {
   await dropSlot(admin, joinSlot, joinSlot).catch(() => undefined);
   await dropSlot(admin, blockSlot, blockSlot).catch(() => undefined);
   await dropSlot(admin, keySlot, keySlot).catch(() => undefined);
+  await dropSlot(admin, sizeSlot, sizeSlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -494,6 +496,49 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     } finally {
       controller.abort();
       await running.catch(() => undefined);
+    }
+  }, 60_000);
+  it("a row that grows over max_document_size keeps its document in follow mode, as in a full sync (one rule, issue 10.9)", async () => {
+    await admin.query(`
+      CREATE TABLE "${schema}".sized (id int PRIMARY KEY, body text);
+      INSERT INTO "${schema}".sized VALUES (1, 'small'), (2, 'small too');
+    `);
+    const config = sourceConfig({ schema, tables: "sized", max_document_size: 2048 });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan([]);
+    const follower = new ChangeFollower(source, es, plan, silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: sizeSlot, publication: sizeSlot }, pgAdmin);
+    await pgAdmin.end();
+    const sizeIndex = `${index}-sized`;
+    expect((await runTestSync({ index: sizeIndex, source: config, es })).status).toBe("completed");
+    const controller = new AbortController();
+    const applied: AppliedBatch[] = [];
+    const running = follower.run({
+      indexName: sizeIndex,
+      slotName: sizeSlot,
+      publication: sizeSlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+      onApplied: (batch) => applied.push(batch),
+    });
+    const body = async (id: number): Promise<unknown> =>
+      (await allDocuments(es, sizeIndex)).get(`${stack.pgDatabase()}_${schema}_sized_${id}`)?.[
+        `${schema}_sized_body`
+      ];
+    try {
+      await admin.query(`UPDATE "${schema}".sized SET body = repeat('x', 5000) WHERE id = 1`);
+      await admin.query(`UPDATE "${schema}".sized SET body = 'changed' WHERE id = 2`);
+      for (let i = 0; i < 150 && (await body(2)) !== "changed"; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await body(2)).toBe("changed");
+      // Applied, not sent, not deleted: the document keeps its last indexable version.
+      expect(applied.length).toBeGreaterThan(0);
+      expect(await body(1)).toBe("small");
+    } finally {
+      controller.abort();
+      await running;
     }
   }, 60_000);
 });
