@@ -178,7 +178,8 @@ export function describeEsError(error: unknown, context: string): SinkError {
     message?: string;
     meta?: { statusCode?: number; body?: { error?: { type?: string; reason?: string } | string } };
   };
-  const status = err.meta?.statusCode;
+  // The client reports a connection that failed (refused, reset) as status 0: no HTTP answer at all.
+  const status = err.meta?.statusCode === 0 ? undefined : err.meta?.statusCode;
   const body = err.meta?.body?.error;
   const reason =
     typeof body === "string" ? body : body === undefined ? err.message : `${body.type}: ${body.reason}`;
