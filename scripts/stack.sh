@@ -485,6 +485,8 @@ export PG_RO_PASSWORD=$PG_RO_PASSWORD
 export ES_URL=http://127.0.0.1:$ES_PORT
 export ES_VERSION=$ES_VERSION
 ENV
+    # PostgreSQL N's server binaries, for the tests that start throwaway clusters (temp-cluster.ts).
+    if [ -n "${PG_VERSION:-}" ]; then echo "export PG_BIN=$PG_BIN"; fi
     if os_running; then
       printf 'export OS_URL=http://127.0.0.1:%s\nexport OS_VERSION=%s\n' "$OS_PORT" "$(os_version_running)"
     fi

@@ -64,6 +64,19 @@ if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
   run_opensearch_stage "${OS_VERSION:-2.19.6}" test/opensearch test/sync/full-sync.test.ts \
     test/sync/incremental.test.ts test/sync/follow.test.ts test/sync/resilience.test.ts
   run_opensearch_stage 3.3.2 test/opensearch test/sync/full-sync.test.ts test/sync/incremental.test.ts
+  # PostgreSQL 12 and 18 beside 15: the version-dependent files (scripts/pg-matrix.sh, docs/testing.md).
+  for pg_major in ${PGSEARCH_PG_MATRIX:-12 18}; do
+    if pg_env=$(bash scripts/pg-matrix.sh up "$pg_major"); then
+      eval "$pg_env"
+      mapfile -t pg_args < <(bash scripts/pg-matrix.sh args)
+      run_vitest "pg$pg_major" "${pg_args[@]}"
+    else
+      echo "failed pg$pg_major (server did not start)" >>"$checks"
+      status=1
+    fi
+    unset PG_BIN PG11_PORT
+    eval "$(bash scripts/stack.sh env)"
+  done
 fi
 
 node scripts/test-summary.mjs --checks "$checks" "${expected[@]}"

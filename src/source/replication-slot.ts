@@ -40,6 +40,7 @@ export async function ensureSlot(
     names.publication,
   ]);
   if (publication.rowCount === 0) {
+    await assertPublishable(plan, tables, admin);
     // publish_via_partition_root: changes of partitions arrive as their parent (PostgreSQL 13+).
     const viaRoot = plan.server.versionNum >= 130000 ? " WITH (publish_via_partition_root = true)" : "";
     await admin.query(
@@ -52,6 +53,22 @@ export async function ensureSlot(
     return "created";
   }
   return "exists";
+}
+
+/**
+ * PostgreSQL 12 cannot publish a partitioned table (only its partitions, and then their changes
+ * arrive under the partitions' names, not the table the documents come from): say so.
+ */
+async function assertPublishable(plan: SourcePlan, tables: string[], admin: PgClient): Promise<void> {
+  if (plan.server.versionNum >= 130000) return;
+  const partitioned = await admin.query<{ name: string }>(
+    "SELECT oid::regclass::text AS name FROM pg_class WHERE oid = ANY($1::regclass[]) AND relkind = 'p'",
+    [tables],
+  );
+  if (partitioned.rows.length === 0) return;
+  throw new SourceError(
+    `cannot follow the partitioned table(s) ${partitioned.rows.map((r) => r.name).join(", ")} on PostgreSQL ${plan.server.version}: publishing a partitioned table needs PostgreSQL 13 or later; use document_mode compat (each partition is its own table) or PostgreSQL 13+`,
+  );
 }
 
 /** Drops the slot (and the publication, when it is ours): `pgsearch slot drop`. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SourceError } from "../../src/errors.js";
 import { connectionFactory } from "../../src/source/connection.js";
 import { PostgresSource } from "../../src/source/postgres-source.js";
+import { dropSlot, ensureSlot } from "../../src/source/replication-slot.js";
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
@@ -72,6 +73,34 @@ describe("every supported PostgreSQL", () => {
       expected.rows.map((r) => [r.id, Number(r.total)]),
     );
     expect(Number(pick(docs.get("1") ?? {}, "total"))).toBe(12.5);
+  });
+});
+
+describe("follow and partitioned tables", () => {
+  it("PostgreSQL 12 refuses clearly to follow a partitioned table in clean mode; 13+ publishes it via its root", async () => {
+    await admin.query(`CREATE TABLE ${schema}.m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE ${schema}.m_2024 PARTITION OF ${schema}.m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`);
+    const config = sourceConfig({ schema, tables: "m", document_mode: "clean" });
+    const plan = await new PostgresSource(config, connectionFactory(config)).plan([]);
+    const names = { slotName: uniqueName("pgver_slot"), publication: uniqueName("pgver_pub") };
+    const created = await ensureSlot(plan, names, admin).catch((e: unknown) => e);
+    try {
+      if (versionNum < 130000) {
+        expect(created).toBeInstanceOf(SourceError);
+        expect((created as Error).message).toContain(
+          `cannot follow the partitioned table(s) ${schema}.m on PostgreSQL 12.`,
+        );
+      } else {
+        expect(created).toBe("created");
+        const published = await admin.query<{ viaroot: string }>(
+          "SELECT pubviaroot::text AS viaroot FROM pg_publication WHERE pubname = $1",
+          [names.publication],
+        );
+        expect(published.rows).toEqual([{ viaroot: "true" }]);
+      }
+    } finally {
+      await dropSlot(admin, names.slotName, names.publication);
+    }
   });
 });
 
