@@ -1,9 +1,11 @@
 import Table from "cli-table3";
 import { loadAppConfig } from "../config/index.js";
 import { createLogger } from "../observability/logger.js";
+import { SearchIndex } from "../sink/search-index.js";
 import { connectionFactory } from "../source/connection.js";
 import { dropSlot } from "../sync/follow.js";
 import { prepareRules } from "../sync/prepare.js";
+import { assertSelectsSomething } from "../sync/sync-plan.js";
 import { EXIT, reportError } from "./exit-codes.js";
 import { PLAIN } from "./output.js";
 import { wireStandalone } from "./wiring.js";
@@ -25,11 +27,14 @@ export async function runValidate(path: string): Promise<number> {
     const engine = wired.es.engine === "opensearch" ? "OpenSearch " : "";
     process.stdout.write(`elasticsearch: ok (${engine}${wired.es.version})
 `);
-    for (const warning of await wired.source.roleWarnings()) process.stdout.write(`warning: ${warning}
+    for (const warning of await wired.source.roleWarnings())
+      process.stdout.write(`warning: ${warning}
 `);
     const plan = await wired.source.plan(rules.advanced);
     process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
     for (const s of plan.skipped) process.stdout.write(`  skipped ${s.table}: ${s.reason}\n`);
+    const documents = await new SearchIndex(wired.es.client, config.indexName).count().catch(() => 0);
+    assertSelectsSomething(plan, documents, config.indexName, rules.advanced.length > 0);
     return EXIT.ok;
   } catch (error) {
     return reportError(error);

@@ -50,14 +50,7 @@ export async function planSync(
     ...(signal === undefined ? {} : { signal }),
   });
   const indexWasEmpty = (await index.count(undefined, signal)) === 0;
-  if (plan.streams.length === 0 && !indexWasEmpty) {
-    // Reading nothing would make the delete pass empty the index: a configuration mistake.
-    throw new ConfigError(
-      request.advancedRules.length > 0 ? "sync_rules.advanced" : "tables",
-      `the configuration selects no table to sync, but index ${request.indexName} has documents; ` +
-        `nothing was deleted (check schemas and tables)`,
-    );
-  }
+  assertSelectsSomething(plan, indexWasEmpty ? 0 : 1, request.indexName, request.advancedRules.length > 0);
 
   const fingerprint = planFingerprint(plan.streams, request);
   const previous = await deps.state.load(request.indexName, signal);
@@ -95,6 +88,24 @@ export async function planSync(
     state,
     checkpoints: resumed ? previous.streams : {},
   };
+}
+
+/**
+ * Reading nothing would make the delete pass empty the index: a plan of zero streams for an index
+ * that has documents is a configuration mistake (exit 2), at `validate` and at `sync`.
+ */
+export function assertSelectsSomething(
+  plan: SourcePlan,
+  indexDocuments: number,
+  indexName: string,
+  advanced: boolean,
+): void {
+  if (plan.streams.length > 0 || indexDocuments === 0) return;
+  throw new ConfigError(
+    advanced ? "sync_rules.advanced" : "tables",
+    `the configuration selects no table to sync, but index ${indexName} has documents; ` +
+      `nothing was deleted (check schemas and tables)`,
+  );
 }
 
 /** Incremental: rows committed since the previous completed sync's snapshot started. */

@@ -50,7 +50,11 @@ describe("a configuration that selects nothing deletes nothing (issue 10.4)", ()
   });
 
   it("a configuration that yields zero tables while the index has documents is exit 2; nothing is deleted", async () => {
-    const sync = await runCliAsync("sync", "--config", writeStackConfig({ index, schema: emptySchema }));
+    const config = writeStackConfig({ index, schema: emptySchema });
+    const validate = await runCliAsync("validate", "--config", config);
+    expect(validate.status).toBe(2);
+    expect(validate.stderr).toContain("selects no table");
+    const sync = await runCliAsync("sync", "--config", config);
     expect(sync.status).toBe(2);
     expect(sync.stderr).toContain("selects no table");
     expect(await count()).toBe(20);
