@@ -57,11 +57,14 @@ interface ProcRow {
 export function functionRisk(proc: Omit<ProcRow, "oid">): string | undefined {
   const family = FAMILIES.find(([pattern]) => pattern.test(proc.name))?.[1];
   if (family !== undefined) return `${article(family)} ${family} function`;
-  if (proc.volatile === "v" && !(proc.schema === "pg_catalog" && VOLATILE_ALLOWED.has(proc.name))) {
+  // Built-in or compiled (pgcrypto's gen_random_uuid lives in the extension's schema); a SQL or
+  // PL/pgSQL function of the same name is the user's own and judged like any other.
+  const compiled = proc.language === "internal" || proc.language === "c";
+  if (proc.volatile === "v" && !(compiled && VOLATILE_ALLOWED.has(proc.name))) {
     return "VOLATILE (it may change state)";
   }
   // A function written in SQL or PL/pgSQL may be labelled STABLE and still call one of them.
-  if (proc.body !== null && proc.language !== "internal" && proc.language !== "c") {
+  if (proc.body !== null && !compiled) {
     for (const word of proc.body.toLowerCase().match(/[a-z_][a-z0-9_]*(?=\s*\()/g) ?? []) {
       const inner = FAMILIES.find(([pattern]) => pattern.test(word))?.[1];
       if (inner !== undefined)
@@ -149,11 +152,9 @@ async function checkQuery(context: CheckContext, query: string, how: string): Pr
     signal,
   );
   for (const call of calls.functions) {
-    // PostgreSQL takes the first schema on the path that has the name; every overload there counts.
-    const schema =
-      call.schema ??
-      context.path.find((s) => byName.rows.some((p) => p.schema === s && p.name === call.name));
-    for (const proc of byName.rows.filter((p) => p.schema === schema && p.name === call.name)) {
+    // Overloads are resolved by argument types across every schema on the path: judge them all.
+    const schemas = call.schema === undefined ? context.path : [call.schema];
+    for (const proc of byName.rows.filter((p) => schemas.includes(p.schema) && p.name === call.name)) {
       refuseRisky(label, proc, how);
     }
   }
