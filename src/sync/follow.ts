@@ -149,7 +149,7 @@ export class ChangeFollower {
       await service.stop().catch(() => undefined);
       await subscription;
     }
-    if (failure !== undefined && !signal.aborted) throw asFollowError(failure);
+    if (failure !== undefined && !signal.aborted) throw asFollowError(failure, options.slotName);
   }
 
   private async onMessage(
@@ -365,9 +365,18 @@ export class ChangeFollower {
   }
 }
 
-function asFollowError(failure: unknown): PgSearchError {
+function asFollowError(failure: unknown, slotName: string): PgSearchError {
   if (failure instanceof PgSearchError) return failure;
-  return new SourceError(`replication stream failed: ${(failure as Error).message}`, {
+  const message = (failure as Error).message;
+  if ((failure as { code?: unknown }).code === "55006") {
+    // object_in_use: "replication slot X is active for PID N": another consumer streams it.
+    const pid = /PID (\d+)/i.exec(message)?.[1] ?? "?";
+    return new SourceError(
+      `slot ${slotName} is in use by another consumer (PostgreSQL backend pid ${pid}); retrying`,
+      { cause: failure, retryable: true, code: "slot_in_use" },
+    );
+  }
+  return new SourceError(`replication stream failed: ${message}`, {
     cause: failure,
     retryable: isConnectionLost(failure),
   });

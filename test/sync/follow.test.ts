@@ -28,6 +28,7 @@ const joinSlot = uniqueName("pgsearch_join");
 const blockSlot = uniqueName("pgsearch_block");
 const keySlot = uniqueName("pgsearch_key");
 const sizeSlot = uniqueName("pgsearch_size");
+const busySlot = uniqueName("pgsearch_busy");
 const index = uniqueName("search-follow");
 const BIG_TEXT = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)"; // ~13 kB, TOASTed
 
@@ -54,6 +55,7 @@ afterAll(async () => {
   await dropSlot(admin, blockSlot, blockSlot).catch(() => undefined);
   await dropSlot(admin, keySlot, keySlot).catch(() => undefined);
   await dropSlot(admin, sizeSlot, sizeSlot).catch(() => undefined);
+  await dropSlot(admin, busySlot, busySlot).catch(() => undefined);
   await dropSchema(admin, schema);
   await es.indices.delete({ index: `${index}*` }).catch(() => undefined);
   await admin.end();
@@ -539,6 +541,44 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     } finally {
       controller.abort();
       await running;
+    }
+  }, 60_000);
+  it("a slot another consumer streams is reported as in use, not with PostgreSQL's raw message", async () => {
+    const config = sourceConfig({ schema, tables: "other" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const plan = await source.plan([]);
+    const pgAdmin = await connectionFactory(config).connect();
+    await new ChangeFollower(source, es, plan, silentLogger).ensureSlot(
+      { slotName: busySlot, publication: busySlot },
+      pgAdmin,
+    );
+    const options = (signal: AbortSignal): FollowOptions => ({
+      indexName: `${index}-busy`,
+      slotName: busySlot,
+      publication: busySlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal,
+    });
+    const first = new AbortController();
+    const running = new ChangeFollower(source, es, plan, silentLogger).run(options(first.signal));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const active = await pgAdmin.query(
+          "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active",
+          [busySlot],
+        );
+        if (active.rowCount === 1) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const second = new ChangeFollower(source, es, plan, silentLogger).run(
+        options(new AbortController().signal),
+      );
+      await expect(second).rejects.toThrow(new RegExp(`slot ${busySlot} is in use by another consumer`));
+    } finally {
+      first.abort();
+      await running;
+      await pgAdmin.end();
     }
   }, 60_000);
 });
