@@ -181,7 +181,8 @@ const result = {
   committedPerSecond: Math.round(committedPerSecond),
   samples: lags.length,
   superseded: tracker.superseded.size,
-  lost: tracker.pending.size,
+  /** Not seen when the drain ended (60 s after the writers stopped): behind, or lost. */
+  unseenAfterDrain: tracker.pending.size,
   lagMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: lags.at(-1) ?? 0 },
   follower: {
     seconds: round(follower.seconds, 1),
