@@ -31,6 +31,15 @@ run_vitest() {
   expected+=("$reports/$name.json")
   npx vitest run --reporter=default --reporter=json --outputFile="$reports/$name.json" "$@" || status=1
 }
+# run_vitest with another node binary: its path, the stage name, vitest's arguments.
+run_vitest_on() {
+  local node=$1 name=$2
+  shift 2
+  echo "== stage $name ($("$node" --version))"
+  expected+=("$reports/$name.json")
+  "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+    --outputFile="$reports/$name.json" "$@" || status=1
+}
 # A check that is not a vitest file (a script that exits 0 or not): counts as one test.
 run_check() {
   local name=$1
@@ -60,6 +69,17 @@ run_opensearch_stage() {
 run_vitest main "$@"
 if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
   : # extra stages: see below
+  # Packaging (issue 14): the packed tarball installs into an empty project and syncs (~1 min);
+  # the Dockerfile is hadolint-clean (~20 s).
+  run_check pack-check bash scripts/pack-check.sh
+  run_check hadolint bash scripts/lint-docker.sh
+  # Node 24 LTS, the primary runtime, when the machine's Node is another (PyPI's wheel, ~3 min).
+  if node24=$(bash scripts/node24.sh); then
+    run_vitest_on "$node24" node24 test/cli test/config test/sync/full-sync.test.ts
+  else
+    echo "failed node24: Node 24 could not be installed" >>"$checks"
+    status=1
+  fi
   # 2.x: the engine tests and the sync, incremental, follow and fault suites; 3.x: a smaller set.
   run_opensearch_stage "${OS_VERSION:-2.19.6}" test/opensearch test/sync/full-sync.test.ts \
     test/sync/incremental.test.ts test/sync/follow.test.ts test/sync/resilience.test.ts

@@ -102,15 +102,19 @@ function addServeCommand(program: Command): void {
     )
     .option("--debug", "same as --log-level debug")
     .addOption(new Option("--filebeat", "accepted for Elastic's CLI: logs are always ECS JSON").hideHelp())
-    .option("--metrics-port <port>", "serve Prometheus metrics on 127.0.0.1:<port>/metrics")
+    .option("--metrics-port <port>", "serve Prometheus metrics (/metrics, /healthz, /readyz) on this port")
+    .option(
+      "--metrics-host <address>",
+      "address the metrics server listens on (0.0.0.0 in the image)",
+      "127.0.0.1",
+    )
     .action(async (opts) => {
       const o = opts;
       const { runServe } = await import("./serve-command.js");
-      process.exitCode = await runServe(
-        o.configFile ?? o.config,
-        o.debug === true ? "debug" : o.logLevel,
-        o.metricsPort,
-      );
+      process.exitCode = await runServe(o.configFile ?? o.config, o.debug === true ? "debug" : o.logLevel, {
+        port: o.metricsPort,
+        host: o.metricsHost,
+      });
     });
 }
 

@@ -12,11 +12,13 @@ import { EXIT, reportError } from "./exit-codes.js";
 export async function runServe(
   path: string,
   levelFlag: string | undefined,
-  metricsPort: string | undefined,
+  metricsAt: { port: string | undefined; host: string },
 ): Promise<number> {
   let config: ReturnType<typeof loadServiceConfig>;
   let level: string;
+  let port: number | undefined;
   try {
+    port = metricsAt.port === undefined ? undefined : metricsPort(metricsAt.port);
     config = loadServiceConfig(path);
     level = normalizeLogLevel(
       levelFlag ?? config.service.logLevel ?? "info",
@@ -43,10 +45,17 @@ export async function runServe(
     if (es.engine === "opensearch") throw serveNeedsElasticsearch(es.version);
     logger.info({ version: es.version }, `Elasticsearch ${es.version} reachable`);
     const protocol = await chooseProtocol(es.client, config.protocol, logger);
-    const metrics = metricsPort === undefined ? undefined : new Metrics();
-    metricsServer = await metrics?.listen(Number(metricsPort));
+    const metrics = port === undefined ? undefined : new Metrics();
+    const elasticsearchReady = async (): Promise<string | undefined> => {
+      await es.client.cluster.health({}, { requestTimeout: 5000 });
+      return undefined;
+    };
+    metricsServer = await metrics?.listen(port ?? 0, metricsAt.host, [elasticsearchReady]);
     if (metricsServer !== undefined)
-      logger.info({ port: metricsPort }, `Prometheus metrics on http://127.0.0.1:${metricsPort}/metrics`);
+      logger.info(
+        { pgsearch: { metrics: { host: metricsAt.host, port: metricsAt.port } } },
+        `Prometheus metrics on http://${metricsAt.host}:${metricsAt.port}/metrics (health: /healthz, /readyz)`,
+      );
     // Elastic's per-connector api_key: that connector's content writes use its own key.
     const contentClients = new Map<string, Client>();
     for (const managed of config.connectors) {
@@ -83,4 +92,12 @@ function serveNeedsElasticsearch(version: string): ConfigError {
     `the server is OpenSearch ${version}; the connector service (serve) works with Elasticsearch only ` +
       "(Kibana manages its connectors). Use `pgsearch sync` (with --incremental or --follow) for OpenSearch",
   );
+}
+
+/** `--metrics-port`: a port number, or a usage error (exit 2). */
+export function metricsPort(value: string | undefined): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError("--metrics-port", `must be a port number (1-65535), got ${JSON.stringify(value)}`);
+  return port;
 }

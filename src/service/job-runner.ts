@@ -150,7 +150,8 @@ export class JobRunner {
       ...(status === "completed" && result?.cursor !== undefined ? { sync_cursor: result.cursor } : {}),
       ...(status === "error" ? { status: "error", error } : {}),
     });
-    this.deps.metrics?.jobs.inc({ connector: connectorId, status });
+    const startedAt = Date.parse(job.doc.started_at ?? now);
+    this.deps.metrics?.recordSync(connectorId, status, Math.max(0, Date.parse(now) - startedAt) / 1000);
   }
 
   /** Runs the job with the configuration, rules and pipeline captured in the job document. */

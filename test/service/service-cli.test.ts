@@ -111,7 +111,17 @@ it(
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(metrics).toContain(`pgsearch_documents_indexed_total{connector="${connectorId}"} 6`);
       expect(metrics).toContain(`pgsearch_sync_jobs_total{connector="${connectorId}",status="completed"} 1`);
-      expect(metrics).toMatch(/pgsearch_process_resident_memory_bytes \d+/);
+      expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(metrics).toContain(
+        `pgsearch_sync_duration_seconds_count{connector="${connectorId}",status="completed"} 1`,
+      );
+      expect(metrics).toMatch(
+        new RegExp(`pgsearch_last_success_timestamp_seconds\\{connector="${connectorId}"\\} \\d+`),
+      );
+      const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      expect([ready.status, await ready.text()]).toEqual([200, "ok\n"]);
       expect(metrics).toContain(`pgsearch_bulk_queue_bytes{connector="${connectorId}"} 0`);
       // ECS JSON logs, no secrets.
       expect(logs).toMatch(/"ecs.version"/);
