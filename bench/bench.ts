@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- --size narrow [--size wide ...] [--reps 2] [--peer pgsync] [--peer elastic=PATH]`
+ * `npm run bench -- --size narrow [--size wide ...] [--reps 2] [--peer pgsync] [--peer elastic=PATH]
+ *   [--engine opensearch]`
  *
  * For each dataset, on the same stack and data: (1) the ceiling — the same documents, pre-built
  * as NDJSON, sent with raw `_bulk` at the same batch settings into an index created through the
@@ -40,10 +41,17 @@ const { values } = parseArgs({
     "skip-load": { type: "boolean", default: false },
     /** Only the full sync (for xl, where every phase takes minutes: shows memory flatness). */
     "sync-only": { type: "boolean", default: false },
+    /** opensearch: the same phases against OpenSearch at $OS_URL (scripts/stack.sh up opensearch). */
+    engine: { type: "string", default: "elasticsearch" },
   },
 });
 const syncOnly = values["sync-only"];
 const reps = Number(values.reps);
+// The phase processes read ES_URL from the environment they inherit: point it at OpenSearch.
+if (values.engine === "opensearch") {
+  process.env.ES_URL = env("OS_URL");
+  process.env.PGSEARCH_BENCH_ENGINE = "opensearch";
+} else if (values.engine !== "elasticsearch") throw new Error("--engine: elasticsearch or opensearch");
 const esUrl = env("ES_URL");
 const options = { ...DEFAULT_SYNC_OPTIONS };
 const es = await connectElasticsearch({ host: esUrl, requestTimeoutMs: 600_000 });
@@ -206,7 +214,7 @@ async function runSize(size: string): Promise<Record<string, unknown>> {
       memGb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
     },
-    versions: { elasticsearch: es.version, postgresql: pgVersion },
+    versions: { [es.engine]: es.version, postgresql: pgVersion },
     settings: options,
     phases,
     summary,
@@ -217,7 +225,8 @@ async function runSize(size: string): Promise<Record<string, unknown>> {
 await mkdir("bench/results", { recursive: true });
 for (const size of values.size) {
   const result = await runSize(size);
-  const file = `bench/results/${(result.date as string).slice(0, 10)}-${size}.json`;
+  const engine = es.engine === "opensearch" ? "-opensearch" : "";
+  const file = `bench/results/${(result.date as string).slice(0, 10)}-${size}${engine}.json`;
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stderr.write(`wrote ${file}\n`);
 }

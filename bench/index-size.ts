@@ -4,6 +4,7 @@
  * index, doc values, stored fields and points).
  */
 import type { Client } from "@elastic/elasticsearch";
+import { engineOf } from "../src/sink/engine.js";
 
 export interface IndexSize {
   index: string;
@@ -23,10 +24,12 @@ export async function indexSize(client: Client, index: string): Promise<IndexSiz
   await client.indices.flush({ index });
   const stats = await client.indices.stats({ index, metric: ["store", "docs"] });
   const total = stats._all.primaries;
-  const usage = (await client.indices.diskUsage({ index, run_expensive_tasks: true })) as unknown as Record<
-    string,
-    { store_size_in_bytes: number; fields: Record<string, { total_in_bytes: number }> }
-  >;
+  // OpenSearch has no _disk_usage: only the store size is reported there.
+  const usage = (
+    engineOf(client) === "opensearch"
+      ? {}
+      : await client.indices.diskUsage({ index, run_expensive_tasks: true })
+  ) as Record<string, { store_size_in_bytes: number; fields: Record<string, { total_in_bytes: number }> }>;
   const analysed = usage[index];
   const fields: Record<string, number> = {};
   let bookkeeping = 0;

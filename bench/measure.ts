@@ -31,8 +31,11 @@ export function cpuSecondsOf(match: (cmdline: string) => boolean): number {
   return ticks / 100;
 }
 
+// The search server's process: OpenSearch's under `--engine opensearch` (bench.ts sets the variable).
 const isElasticsearch = (c: string): boolean =>
-  c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server");
+  process.env.PGSEARCH_BENCH_ENGINE === "opensearch"
+    ? c.includes("org.opensearch.bootstrap")
+    : c.includes("org.elasticsearch.bootstrap") || c.includes("org.elasticsearch.server");
 const isPostgres = (c: string): boolean => c.startsWith("postgres") || c.includes("/bin/postgres");
 
 export interface PhaseResult extends PhaseWork {
