@@ -50,12 +50,14 @@ export class ConnectorApiProtocol extends IndexProtocol {
    * (`ConnectorSyncJobIndexService.claimConnectorSyncJob`): the caller holds the connector's lock
    * (job-claim.ts), which is what makes the claim exclusive.
    */
-  override async claimJob(job: Versioned<JobDocument>, worker: string): Promise<boolean> {
+  override async claimJob(
+    job: Versioned<JobDocument>,
+    worker: string,
+    syncCursor?: unknown,
+  ): Promise<boolean> {
     await this.call("PUT", `/_connector/_sync_job/${encodeURIComponent(job.id)}/_claim`, {
       worker_hostname: worker,
-      ...(job.doc.job_type === "incremental" && job.doc.connector.sync_cursor != null
-        ? { sync_cursor: job.doc.connector.sync_cursor }
-        : {}),
+      ...(syncCursor == null ? {} : { sync_cursor: syncCursor }),
     });
     return true;
   }

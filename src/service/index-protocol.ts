@@ -77,22 +77,26 @@ export class IndexProtocol implements ConnectorProtocol {
     return this.update(CONNECTORS_INDEX, id, partial, version);
   }
 
+  /**
+   * Indexes a pending job as `POST _connector/_sync_job` does
+   * (`ConnectorSyncJobIndexService.createConnectorSyncJob`): a snapshot of the connector's
+   * configuration, active sync rules (with their validation), index, language, pipeline and
+   * type; the counts at zero; `last_seen` now. The connector's cursor is added, as Elastic's
+   * direct-index path does, for incremental jobs.
+   */
   async createJob(
     connector: Versioned<ConnectorDocument>,
     jobType: JobType,
     trigger: JobDocument["trigger_method"],
   ): Promise<string> {
     const c = connector.doc;
-    const active = c.filtering?.[0]?.active;
     const now = new Date().toISOString();
-    // The job carries a snapshot of the connector, as Elasticsearch's sync job API builds it.
     const job: JobDocument = {
       connector: {
         id: connector.id,
         configuration: c.configuration ?? {},
-        filtering:
-          active === undefined ? null : { rules: active.rules, advanced_snippet: active.advanced_snippet },
-        index_name: c.index_name ?? "",
+        filtering: c.filtering?.[0]?.active ?? null,
+        index_name: c.index_name ?? null,
         language: (c.language as string | undefined) ?? null,
         pipeline: c.pipeline ?? null,
         service_type: c.service_type ?? null,
@@ -101,13 +105,12 @@ export class IndexProtocol implements ConnectorProtocol {
       job_type: jobType,
       trigger_method: trigger,
       status: "pending",
-      error: null,
       created_at: now,
-      last_seen: null,
+      last_seen: now,
       indexed_document_count: 0,
       indexed_document_volume: 0,
       deleted_document_count: 0,
-      total_document_count: null,
+      total_document_count: 0,
       metadata: {},
     };
     try {
@@ -136,12 +139,19 @@ export class IndexProtocol implements ConnectorProtocol {
     );
   }
 
-  async claimJob(job: Versioned<JobDocument>, worker: string): Promise<boolean> {
+  /** What `_claim` writes (status, worker, timestamps, the cursor), only if the job did not change since read. */
+  async claimJob(job: Versioned<JobDocument>, worker: string, syncCursor?: unknown): Promise<boolean> {
     const now = new Date().toISOString();
     return this.update(
       JOBS_INDEX,
       job.id,
-      { status: "in_progress", started_at: now, last_seen: now, worker_hostname: worker },
+      {
+        status: "in_progress",
+        started_at: now,
+        last_seen: now,
+        worker_hostname: worker,
+        ...(syncCursor == null ? {} : { connector: { sync_cursor: syncCursor } }),
+      },
       { seqNo: job.seqNo, primaryTerm: job.primaryTerm },
     );
   }

@@ -24,7 +24,10 @@ export async function claimJob(
   try {
     const job = await protocol.getJob(listed.id);
     if (job !== undefined && (job.doc.status === "pending" || job.doc.status === "suspended")) {
-      if (await protocol.claimJob(job, worker)) claimed = job;
+      // Incremental jobs continue from the connector's cursor, as Elastic's claim passes it.
+      const cursor = job.doc.job_type === "incremental" ? previous.cursor : null;
+      if (await protocol.claimJob(job, worker, cursor))
+        claimed = { ...job, doc: { ...job.doc, connector: { ...job.doc.connector, sync_cursor: cursor } } };
     }
   } finally {
     if (claimed === undefined)
@@ -37,7 +40,7 @@ export async function claimJob(
 async function lockConnector(
   protocol: ConnectorProtocol,
   connectorId: string,
-): Promise<{ status: JobDocument["status"] | null } | undefined> {
+): Promise<{ status: JobDocument["status"] | null; cursor: unknown } | undefined> {
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
     const connector = await protocol.getConnector(connectorId);
     if (connector === undefined || connector.doc.deleted === true) return undefined;
@@ -47,7 +50,8 @@ async function lockConnector(
       { status: "connected", error: null, last_sync_status: "in_progress", last_sync_error: null },
       connector,
     );
-    if (locked) return { status: connector.doc.last_sync_status ?? null };
+    if (locked)
+      return { status: connector.doc.last_sync_status ?? null, cursor: connector.doc.sync_cursor ?? null };
   }
   return undefined;
 }

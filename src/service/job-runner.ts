@@ -162,12 +162,12 @@ export class JobRunner {
   ): Promise<SyncResult> {
     const snapshot = job.doc.connector;
     const indexName = snapshot.index_name;
-    if (indexName === undefined || indexName === "")
+    if (indexName == null || indexName === "")
       throw new PgSearchError("the connector has no index_name", { code: "config_invalid" });
     const sourceConfig = resolvePostgresConfig(snapshot.configuration ?? {}, "configuration");
     const rules = await prepareRules({
       basic: snapshot.filtering?.rules ?? [],
-      advanced: snapshot.filtering?.advanced_snippet?.value ?? [],
+      advanced: snapshot.filtering?.advanced_snippet.value ?? [],
     });
     const source = new PostgresSource(sourceConfig, connectionFactory(sourceConfig), {
       onRetry: ({ stream, attempt }) => {

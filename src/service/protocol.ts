@@ -23,7 +23,10 @@ export interface ConnectorDocument {
   is_native?: boolean;
   configuration?: Record<string, unknown>;
   filtering?: { domain: string; active: FilteringRules; draft: FilteringRules }[];
+  custom_scheduling?: Record<string, unknown>;
+  sync_now?: boolean;
   scheduling?: Partial<Record<JobType, { enabled: boolean; interval: string }>>;
+  api_key_id?: string | null;
   pipeline?: {
     name?: string;
     extract_binary_content?: boolean;
@@ -48,8 +51,8 @@ export interface JobDocument {
   connector: {
     id: string;
     configuration?: Record<string, unknown>;
-    filtering?: { rules?: unknown[]; advanced_snippet?: { value?: unknown } } | null;
-    index_name?: string;
+    filtering?: FilteringRules | null;
+    index_name?: string | null;
     language?: string | null;
     pipeline?: ConnectorDocument["pipeline"];
     service_type?: string | null;
@@ -104,8 +107,12 @@ export interface ConnectorProtocol {
   getJob(id: string, signal?: AbortSignal): Promise<Versioned<JobDocument> | undefined>;
   /** Pending and suspended jobs of these connectors, oldest first. */
   pendingJobs(connectorIds: string[], signal?: AbortSignal): Promise<Versioned<JobDocument>[]>;
-  /** Takes a pending job; `false` when another worker took it first. */
-  claimJob(job: Versioned<JobDocument>, worker: string): Promise<boolean>;
+  /**
+   * Marks the job in progress for this worker, with the connector's cursor for incremental jobs.
+   * Exclusive only under the connector's lock (job-claim.ts); `false` when the index backend
+   * sees the job changed since it was read.
+   */
+  claimJob(job: Versioned<JobDocument>, worker: string, syncCursor?: unknown): Promise<boolean>;
   updateJob(id: string, partial: Partial<JobDocument>): Promise<void>;
   /** Running or canceling jobs not seen since `before`, and those of connectors that no longer exist. */
   staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]>;

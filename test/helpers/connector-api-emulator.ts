@@ -1,26 +1,36 @@
 /**
  * An EMULATOR of Elasticsearch's Connector APIs, for the test cluster that lacks the ent-search
- * module. It implements only the endpoints pgsearch calls (per the REST API specification:
- * connector.list, connector.check_in, connector.sync_job_post, connector.sync_job_claim,
- * connector.sync_job_update_stats, connector.update_filtering_validation,
- * connector.update_active_filtering) and stores their state in the REAL cluster's
- * `.elastic-connectors*` indices; every other request is forwarded to the real Elasticsearch.
+ * module. Each endpoint behaves as Elasticsearch's Java implementation does (connector-api-
+ * endpoints.ts names the class and method per endpoint); state lives in the REAL cluster's
+ * `.elastic-connectors*` indices. Every other request is forwarded to the real Elasticsearch, so
+ * the direct-index backend can run through it too.
  *
- * It also EMULATES the API-key part of the security API (the test distribution has no security
- * module): `POST /_security/api_key` issues a key, and a forwarded request that presents an
- * `Authorization: ApiKey ...` the emulator did not issue gets the 401 Elasticsearch would send.
+ * Every connector and sync-job document read or written through it, by the Connector APIs or by
+ * a forwarded request on the system indices, is checked against the parsers' rules
+ * (connector-document-rules.ts): a document Elasticsearch would refuse answers 500 and is recorded
+ * in `violations`, so the test fails.
+ *
+ * It also EMULATES the API-key part of the security API, only because the test distribution has
+ * no way to create API keys without a security-enabled node: `POST /_security/api_key` issues a
+ * key, and a forwarded request presenting an `Authorization: ApiKey ...` it did not issue gets the
+ * 401 Elasticsearch would send.
  */
 import type { Client } from "@elastic/elasticsearch";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
-import type { ConnectorDocument } from "../../src/service/protocol.js";
+import { IndexProtocol } from "../../src/service/index-protocol.js";
+import { ApiError, checkedStore, CONNECTORS, route, SYNC_JOBS } from "./connector-api-endpoints.js";
+import { documentProblems } from "./connector-document-rules.js";
 
 export interface ConnectorApiEmulator {
   url: string;
   /** "METHOD /path" of every Connector API call answered, to prove the API path was used. */
   calls: string[];
+  /** Documents that broke the parsers' rules: "index/id: problem". */
+  violations: string[];
+  /** X-elastic-product-origin of every request (undefined when absent). */
+  productOrigins: (string | undefined)[];
   /** Bodies of `POST /_security/api_key` requests, in order. */
   apiKeyRequests: Record<string, unknown>[];
   /** Every forwarded request with the credentials it presented. */
@@ -34,151 +44,76 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const kindOf = (index: string): "connector" | "syncJob" | undefined =>
+  index.startsWith(SYNC_JOBS) ? "syncJob" : index.startsWith(CONNECTORS) ? "connector" : undefined;
+
 export async function startConnectorApiEmulator(
   target: string,
   client: Client,
 ): Promise<ConnectorApiEmulator> {
-  const store = new IndexProtocol(client);
-  await store.prepare();
+  // The system indices exist before any API call, as Elasticsearch's index templates make them.
+  await new IndexProtocol(client).prepare();
   const calls: string[] = [];
+  const violations: string[] = [];
+  const productOrigins: (string | undefined)[] = [];
   const apiKeyRequests: Record<string, unknown>[] = [];
   const forwarded: ConnectorApiEmulator["forwarded"] = [];
   const issuedKeys = new Set<string>();
+
+  // The cluster is shared with other test files: documents of connectors this emulator never
+  // saw (found by a search over every job) are theirs, and are not checked.
+  const known = new Set<string>();
+  const check = (index: string, id: string, doc: Record<string, unknown>): void => {
+    const kind = kindOf(index);
+    if (kind === undefined) return;
+    const connectorId = kind === "connector" ? id : (doc.connector as { id?: string } | undefined)?.id;
+    if (kind === "connector") known.add(id);
+    else if (connectorId === undefined || !known.has(connectorId)) return;
+    const problems = documentProblems(kind, doc);
+    if (problems.length === 0) return;
+    for (const problem of problems) violations.push(`${index}/${id}: ${problem}`);
+    throw new ApiError(
+      500,
+      "document_parsing_exception",
+      `${index}/${id} would be refused: ${problems.join("; ")}`,
+    );
+  };
+  const store = checkedStore(client, check);
   const send = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json", "x-elastic-product": "Elasticsearch" });
     res.end(JSON.stringify(body));
   };
-  const error = (res: ServerResponse, status: number, type: string, reason: string): true => {
-    send(res, status, { error: { type, reason }, status });
-    return true;
+
+  /** After a forwarded read or write on a system index: check the documents it touched. */
+  const checkForwarded = async (method: string, parts: string[], response: Buffer): Promise<void> => {
+    const index = parts[0] ?? "";
+    if (kindOf(index) === undefined) return;
+    const body = JSON.parse(response.toString("utf8") || "{}") as {
+      _id?: string;
+      _source?: Record<string, unknown>;
+      found?: boolean;
+      hits?: { hits?: { _id?: string; _index: string; _source?: Record<string, unknown> }[] };
+    };
+    if (parts[1] === "_search") {
+      for (const hit of body.hits?.hits ?? []) if (hit._source) check(hit._index, hit._id ?? "", hit._source);
+    } else if (method === "GET" && parts[1] === "_doc" && body._source !== undefined) {
+      check(index, body._id ?? "", body._source);
+    } else if (["_doc", "_update", "_create"].includes(parts[1] ?? "") && body._id !== undefined) {
+      await store.get(index, body._id);
+    }
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
-    const payload = await readBody(req);
-    const url = new URL(req.url ?? "/", target);
+  const forward = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    payload: Buffer,
+    parts: string[],
+  ): Promise<void> => {
     const method = req.method ?? "GET";
-    const parts = url.pathname
-      .split("/")
-      .filter((p) => p !== "")
-      .map(decodeURIComponent);
-    // Only the emulated endpoints take JSON; forwarded bodies (NDJSON for _bulk) stay as they are.
-    const emulated = parts[0] === "_connector" || parts[0] === "_security";
-    const body =
-      emulated && payload.length > 0 ? (JSON.parse(payload.toString("utf8")) as Record<string, unknown>) : {};
-    if (parts[0] === "_connector") {
-      calls.push(`${method} ${url.pathname}`);
-      if (method === "GET" && parts.length === 1) {
-        const result = await client.search<ConnectorDocument>({
-          index: CONNECTORS_INDEX,
-          size: Number(url.searchParams.get("size") ?? 100),
-        });
-        send(res, 200, {
-          count: result.hits.hits.length,
-          results: result.hits.hits.map((h) => ({ id: h._id, ...h._source })),
-        });
-        return;
-      }
-      if (parts[1] === "_sync_job") {
-        if (method === "POST" && parts.length === 2) {
-          const connector = await store.getConnector(String(body.id));
-          if (connector === undefined)
-            return error(
-              res,
-              404,
-              "resource_not_found_exception",
-              `connector [${String(body.id)}] not found`,
-            );
-          const id = await store.createJob(
-            connector,
-            (body.job_type as "full" | "incremental" | undefined) ?? "full",
-            (body.trigger_method as "on_demand" | "scheduled" | undefined) ?? "on_demand",
-          );
-          send(res, 200, { id });
-          return;
-        }
-        const jobId = parts[2] ?? "";
-        const job = await store.getJob(jobId);
-        if (job === undefined)
-          return error(res, 404, "resource_not_found_exception", `sync job [${jobId}] not found`);
-        // ConnectorSyncJobIndexService.claimConnectorSyncJob: 404 for a missing job, otherwise
-        // overwrites worker_hostname, status, last_seen, started_at (and connector.sync_cursor)
-        // with no check of the job's status and no version condition.
-        if (method === "PUT" && parts[3] === "_claim") {
-          const now = new Date().toISOString();
-          await store.updateJob(jobId, {
-            worker_hostname: body.worker_hostname as string,
-            status: "in_progress",
-            last_seen: now,
-            started_at: now,
-            ...(body.sync_cursor == null
-              ? {}
-              : { connector: { ...job.doc.connector, sync_cursor: body.sync_cursor } }),
-          });
-          send(res, 200, { result: "updated" });
-          return;
-        }
-        if (method === "PUT" && parts[3] === "_stats") {
-          await store.updateJob(jobId, body);
-          send(res, 200, { result: "updated" });
-          return;
-        }
-      } else {
-        const id = parts[1] ?? "";
-        const connector = await store.getConnector(id);
-        if (connector === undefined)
-          return error(res, 404, "resource_not_found_exception", `connector [${id}] not found`);
-        if (method === "PUT" && parts[2] === "_check_in") {
-          await store.updateConnector(id, { last_seen: new Date().toISOString() });
-          send(res, 200, { result: "updated" });
-          return;
-        }
-        const filtering = connector.doc.filtering?.[0];
-        if (method === "PUT" && parts[2] === "_filtering" && filtering !== undefined) {
-          if (parts[3] === "_validation") {
-            const draft = {
-              ...filtering.draft,
-              validation: body.validation as typeof filtering.draft.validation,
-            };
-            await store.updateConnector(id, {
-              filtering: [{ ...filtering, draft }, ...(connector.doc.filtering ?? []).slice(1)],
-            });
-            send(res, 200, { result: "updated" });
-            return;
-          }
-          if (parts[3] === "_activate") {
-            await store.updateConnector(id, {
-              filtering: [
-                { ...filtering, active: { ...filtering.draft } },
-                ...(connector.doc.filtering ?? []).slice(1),
-              ],
-            });
-            send(res, 200, { result: "updated" });
-            return;
-          }
-        }
-      }
-      return error(
-        res,
-        400,
-        "emulator_unsupported",
-        `the emulator does not implement ${method} ${url.pathname}`,
-      );
-    }
-    if (parts[0] === "_security" && parts[1] === "api_key" && (method === "POST" || method === "PUT")) {
-      apiKeyRequests.push(body);
-      const id = randomBytes(10).toString("base64url");
-      const apiKey = randomBytes(16).toString("base64url");
-      const encoded = Buffer.from(`${id}:${apiKey}`).toString("base64");
-      issuedKeys.add(encoded);
-      send(res, 200, { id, name: body.name, api_key: apiKey, encoded });
-      return;
-    }
     const authorization = req.headers.authorization;
-    forwarded.push({ method, path: url.pathname, authorization });
-    if (authorization?.startsWith("ApiKey ") === true && !issuedKeys.has(authorization.slice(7))) {
-      return error(res, 401, "security_exception", "unable to authenticate with provided credentials");
-    }
-    // Everything else: the real cluster.
+    forwarded.push({ method, path: `/${parts.join("/")}`, authorization });
+    if (authorization?.startsWith("ApiKey ") === true && !issuedKeys.has(authorization.slice(7)))
+      throw new ApiError(401, "security_exception", "unable to authenticate with provided credentials");
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === "string" && !["host", "content-length", "connection"].includes(name))
@@ -189,23 +124,76 @@ export async function startConnectorApiEmulator(
       headers,
       ...(payload.length > 0 ? { body: payload } : {}),
     });
+    const answer = Buffer.from(await response.arrayBuffer());
+    if (response.ok) await checkForwarded(method, parts, answer);
     res.writeHead(response.status, {
       "content-type": response.headers.get("content-type") ?? "application/json",
       "x-elastic-product": "Elasticsearch",
     });
-    res.end(Buffer.from(await response.arrayBuffer()));
+    res.end(answer);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const payload = await readBody(req);
+    const url = new URL(req.url ?? "/", target);
+    const method = req.method ?? "GET";
+    const parts = url.pathname
+      .split("/")
+      .filter((p) => p !== "")
+      .map(decodeURIComponent);
+    productOrigins.push(req.headers["x-elastic-product-origin"] as string | undefined);
+    // Only the emulated endpoints take JSON; forwarded bodies (NDJSON for _bulk) stay as they are.
+    const json = (): Record<string, unknown> =>
+      payload.length > 0 ? (JSON.parse(payload.toString("utf8")) as Record<string, unknown>) : {};
+    if (parts[0] === "_connector") {
+      calls.push(`${method} ${url.pathname}`);
+      const found = route(method, parts);
+      if (found === undefined)
+        throw new ApiError(
+          400,
+          "emulator_unsupported",
+          `the emulator does not implement ${method} ${url.pathname}`,
+        );
+      send(
+        res,
+        200,
+        await found.endpoint.handle(
+          store,
+          { method, parts, query: url.searchParams, body: json() },
+          found.params,
+        ),
+      );
+      return;
+    }
+    if (parts[0] === "_security" && parts[1] === "api_key" && (method === "POST" || method === "PUT")) {
+      const body = json();
+      apiKeyRequests.push(body);
+      const id = randomBytes(10).toString("base64url");
+      const apiKey = randomBytes(16).toString("base64url");
+      const encoded = Buffer.from(`${id}:${apiKey}`).toString("base64");
+      issuedKeys.add(encoded);
+      send(res, 200, { id, name: body.name, api_key: apiKey, encoded });
+      return;
+    }
+    await forward(req, res, payload, parts);
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      error(res, 500, "emulator_error", String(e));
+      const status = e instanceof ApiError ? e.status : 500;
+      const type = e instanceof ApiError ? e.type : "emulator_error";
+      if (!res.headersSent)
+        send(res, status, { error: { type, reason: e instanceof Error ? e.message : String(e) }, status });
+      else res.end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${String(port)}`,
     calls,
+    violations,
+    productOrigins,
     apiKeyRequests,
     forwarded,
     close: () =>
@@ -217,5 +205,3 @@ export async function startConnectorApiEmulator(
       }),
   };
 }
-
-export { JOBS_INDEX };

@@ -92,9 +92,12 @@ describe.each(["index", "api"] as const)("three serve processes through the %s p
   let emulator: ConnectorApiEmulator | undefined;
 
   beforeAll(async () => {
-    if (backend === "api") emulator = await startConnectorApiEmulator(stack.esUrl(), es);
+    // Both backends go through the emulator (the index backend as a proxy), which checks every
+    // system-index document against Elasticsearch's parser rules.
+    emulator = await startConnectorApiEmulator(stack.esUrl(), es);
   });
   afterAll(async () => {
+    expect(emulator?.violations).toEqual([]);
     await emulator?.close();
   });
 
@@ -125,7 +128,7 @@ describe.each(["index", "api"] as const)("three serve processes through the %s p
         configPath,
         [
           "elasticsearch:",
-          `  host: ${emulator?.url ?? stack.esUrl()}`,
+          `  host: ${emulator?.url ?? ""}`,
           "service:",
           "  idling: 0.2",
           "  stats_interval: 0.5",
