@@ -1,283 +1,369 @@
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
+import type { Client } from "@elastic/elasticsearch";
 import Table from "cli-table3";
-import { defaultConnectorConfiguration } from "../config/connector-fields.js";
 import { PgSearchError } from "../errors.js";
-import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../service/index-protocol.js";
-import type { ConnectorDocument, JobDocument } from "../service/protocol.js";
+import { silentLogger } from "../observability/logger.js";
+import { chooseProtocol } from "../service/choose-protocol.js";
+import type { IndexProtocol } from "../service/index-protocol.js";
+import type { ConnectorDocument, JobDocument, Versioned } from "../service/protocol.js";
 import { loadServiceConfig } from "../service/service-config.js";
 import { connectElasticsearch } from "../sink/es-client.js";
 
 const PLAIN = { head: [], border: [] };
 
-/** Runs `work` with a connection to the cluster of config.yml, closed afterwards. */
-async function withConnection<T>(
-  configPath: string,
-  work: (c: Awaited<ReturnType<typeof open>>) => Promise<T>,
-): Promise<T> {
-  const connection = await open(configPath);
+interface Connection {
+  client: Client;
+  /** The backend the cluster supports (the Connector APIs when present), as the service picks it. */
+  protocol: IndexProtocol;
+}
+
+/** Runs `work` against the cluster of config.yml through the detected backend, closed afterwards. */
+async function withConnection<T>(configPath: string, work: (c: Connection) => Promise<T>): Promise<T> {
+  const config = loadServiceConfig(configPath, { ...process.env });
+  const es = await connectElasticsearch(config.elasticsearch);
   try {
-    return await work(connection);
+    const protocol = await chooseProtocol(es.client, config.protocol, silentLogger);
+    await protocol.prepare();
+    return await work({ client: es.client, protocol });
   } finally {
-    await connection.es.client.close();
+    await es.client.close();
   }
 }
 
-async function open(configPath: string) {
-  const config = loadServiceConfig(configPath, { ...process.env });
-  const es = await connectElasticsearch(config.elasticsearch);
-  const protocol = new IndexProtocol(es.client);
-  await protocol.prepare();
-  return { es, protocol };
-}
+/** Wraps an action so a failure sets the exit code through the CLI's error report. */
+type Run = <A extends unknown[]>(work: (...args: A) => Promise<void>) => (...args: A) => Promise<void>;
+
+const configOption = () =>
+  new Option("-c, --config <file>", "connector service config.yml").default("config.yml");
+const outputOption = () =>
+  new Option("-o, --output <format>", "output format")
+    .choices(["text", "json"] as const)
+    .default("text" as const);
 
 /**
- * The management commands of Elastic's connectors CLI, over the same documents the service
- * reads: connector create/list/show, job start/list/show/cancel, index list.
+ * The management commands of Elastic's `connectors` CLI (`connector list|create`,
+ * `index list|clean|delete`, `job list|cancel|start|view`, their short flags), over the same
+ * documents the service reads and through the same backend. pgsearch's earlier names stay as
+ * aliases (`job show`, `connector show`).
  */
 export function addManagementCommands(program: Command, report: (error: unknown) => number): void {
-  const configOption = () =>
-    new Option("-c, --config <file>", "connector service config.yml").default("config.yml");
-  const run = (work: (configPath: string) => Promise<void>) => async (opts: { config: string }) => {
-    try {
-      await work(opts.config);
-    } catch (error) {
-      process.exitCode = report(error);
-    }
-  };
+  const run: Run =
+    (work) =>
+    async (...args) => {
+      try {
+        await work(...args);
+      } catch (error) {
+        process.exitCode = report(error);
+      }
+    };
+  addConnectorCommands(program, run);
+  addIndexCommands(program, run);
+  addJobCommands(program, run);
+}
 
+function addConnectorCommands(program: Command, run: Run): void {
   const connector = program.command("connector").description("manage connectors (as Kibana does)");
   connector
     .command("create")
-    .description("create a PostgreSQL connector document")
+    .description("create a connector document, as PUT _connector/<id> and Kibana do")
     .addOption(configOption())
     .requiredOption("--id <id>", "connector id (used in config.yml connectors[].connector_id)")
-    .requiredOption("--index-name <name>", "content index")
-    .option("--name <name>", "display name")
+    .requiredOption("-i, --index-name <name>", "content index")
+    .option("-n, --name <name>", "display name")
+    .option("-s, --service-type <type>", "service type", "postgresql")
     .option(
       "--create-api-key",
       "create an API key with the reference's role descriptors (needs security enabled)",
     )
-    .action(async (opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ es, protocol }) => {
-          if (await protocol.connectorExists(opts.id))
-            throw new PgSearchError(`connector ${opts.id} already exists`, { code: "exists" });
-          const doc: ConnectorDocument = {
-            name: opts.name ?? opts.id,
-            index_name: opts.indexName,
-            service_type: "postgresql",
-            status: "needs_configuration",
-            is_native: false,
-            configuration: defaultConnectorConfiguration(),
-            scheduling: {
-              full: { enabled: false, interval: "0 0 0 * * ?" },
-              incremental: { enabled: false, interval: "0 0 * * * ?" },
-            },
-          };
-          await es.client.index({ index: CONNECTORS_INDEX, id: opts.id, document: doc, refresh: true });
-          process.stdout.write(
-            `created connector ${opts.id} (index ${opts.indexName}); configure it in Kibana or its document\n`,
-          );
-          if (opts.createApiKey === true) {
-            const key = await es.client.security.createApiKey({
-              name: `${opts.indexName}-connector`,
-              role_descriptors: {
-                [`${opts.indexName}-connector-role`]: {
-                  cluster: ["monitor", "manage_connector"],
-                  indices: [
-                    {
-                      names: [
-                        opts.indexName,
-                        `.search-acl-filter-${opts.indexName}`,
-                        ".elastic-connectors*",
-                        "pgsearch-state",
-                      ],
-                      privileges: ["all"],
-                      allow_restricted_indices: false,
-                    },
-                  ],
-                },
-              },
+    .action(
+      run(
+        async (opts: {
+          config: string;
+          id: string;
+          indexName: string;
+          name?: string;
+          serviceType: string;
+          createApiKey?: true;
+        }) => {
+          await withConnection(opts.config, async ({ client, protocol }) => {
+            if (await protocol.connectorExists(opts.id))
+              throw new PgSearchError(`connector ${opts.id} already exists`, { code: "exists" });
+            await protocol.createConnector(opts.id, {
+              name: opts.name ?? opts.id,
+              indexName: opts.indexName,
+              serviceType: opts.serviceType,
             });
-            await protocol.updateConnector(opts.id, { api_key_id: key.id });
             process.stdout.write(
-              `API key ${key.id} created; put this in config.yml connectors[].api_key:\n${key.encoded}\n`,
+              `created connector ${opts.id} (index ${opts.indexName}, through the ${protocol.name} backend); configure it in Kibana\n`,
             );
-          }
-        });
-      })(opts);
-    });
+            if (opts.createApiKey === true) await createApiKey(client, protocol, opts.id, opts.indexName);
+          });
+        },
+      ),
+    );
   connector
     .command("list")
+    .description("list the connectors: id, name, index, status, last sync")
     .addOption(configOption())
     .action(
-      run(async (path) => {
-        await withConnection(path, async ({ es }) => {
-          const result = await es.client.search<ConnectorDocument>({
-            index: CONNECTORS_INDEX,
-            size: 100,
-            query: { bool: { must_not: { term: { deleted: true } } } },
-          });
+      run(async (opts: { config: string }) => {
+        await withConnection(opts.config, async ({ protocol }) => {
           const table = new Table({
             head: ["id", "name", "index", "status", "last sync", "last synced"],
             style: PLAIN,
           });
-          for (const hit of result.hits.hits) {
-            const d = hit._source ?? {};
+          for (const { id, doc } of await protocol.listConnectors())
             table.push([
-              hit._id ?? "",
-              d.name ?? "",
-              d.index_name ?? "",
-              d.status ?? "",
-              d.last_sync_status ?? "",
-              d.last_synced ?? "",
+              id,
+              doc.name ?? "",
+              doc.index_name ?? "",
+              doc.status ?? "",
+              doc.last_sync_status ?? "",
+              doc.last_synced ?? "",
             ]);
-          }
           process.stdout.write(`${table.toString()}\n`);
         });
       }),
     );
-
   connector
-    .command("show")
+    .command("view")
+    .alias("show")
+    .description("print a connector document (sensitive configuration values masked)")
     .argument("<connector-id>")
     .addOption(configOption())
-    .action(async (connectorId, opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ protocol }) => {
+    .action(
+      run(async (connectorId: string, opts: { config: string }) => {
+        await withConnection(opts.config, async ({ protocol }) => {
           const found = await protocol.getConnector(connectorId);
           if (found === undefined)
             throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
-          // Sensitive configuration values (the password) are stored in clear: show them masked.
-          const configuration = Object.fromEntries(
-            Object.entries(found.doc.configuration ?? {}).map(([key, field]) => {
-              const f = field as { sensitive?: boolean; value?: unknown };
-              return [key, f.sensitive === true && f.value !== "" ? "********" : f.value];
-            }),
-          );
-          process.stdout.write(
-            `${JSON.stringify({ id: connectorId, ...found.doc, configuration }, null, 2)}\n`,
-          );
+          process.stdout.write(`${JSON.stringify({ id: connectorId, ...masked(found.doc) }, null, 2)}\n`);
         });
-      })(opts);
-    });
+      }),
+    );
+}
 
-  program
-    .command("index")
-    .description("content indices")
+/** Sensitive configuration values (the password) are stored in clear: show them masked. */
+function masked(doc: ConnectorDocument): ConnectorDocument {
+  const configuration = Object.fromEntries(
+    Object.entries(doc.configuration ?? {}).map(([key, field]) => {
+      const f = field as { sensitive?: boolean; value?: unknown };
+      return [key, f.sensitive === true && f.value !== "" ? "********" : f.value];
+    }),
+  );
+  return { ...doc, configuration };
+}
+
+async function createApiKey(
+  client: Client,
+  protocol: IndexProtocol,
+  id: string,
+  indexName: string,
+): Promise<void> {
+  const key = await client.security.createApiKey({
+    name: `${indexName}-connector`,
+    role_descriptors: {
+      [`${indexName}-connector-role`]: {
+        cluster: ["monitor", "manage_connector"],
+        indices: [
+          {
+            names: [indexName, `.search-acl-filter-${indexName}`, ".elastic-connectors*", "pgsearch-state"],
+            privileges: ["all"],
+            allow_restricted_indices: false,
+          },
+        ],
+      },
+    },
+  });
+  await protocol.updateConnector(id, { api_key_id: key.id });
+  process.stdout.write(
+    `API key ${key.id} created; put this in config.yml connectors[].api_key:\n${key.encoded}\n`,
+  );
+}
+
+function addIndexCommands(program: Command, run: Run): void {
+  const index = program.command("index").description("content indices of the connectors");
+  index
     .command("list")
+    .description("list the connectors' content indices with their document count and size")
     .addOption(configOption())
     .action(
-      run(async (path) => {
-        await withConnection(path, async ({ es }) => {
-          const connectors = await es.client.search<ConnectorDocument>({
-            index: CONNECTORS_INDEX,
-            size: 10_000,
-          });
+      run(async (opts: { config: string }) => {
+        await withConnection(opts.config, async ({ client, protocol }) => {
           const table = new Table({ head: ["index", "connector", "documents", "size"], style: PLAIN });
-          for (const hit of connectors.hits.hits) {
-            const name = hit._source?.index_name;
-            if (name === undefined || name === "") continue;
-            const stats = await es.client.cat
+          for (const { id, doc } of await protocol.listConnectors()) {
+            const name = doc.index_name;
+            if (name == null || name === "") continue;
+            const stats = await client.cat
               .indices({ index: name, format: "json", bytes: "mb" })
               .catch(() => []);
             const row = stats[0];
-            table.push([
-              name,
-              hit._id ?? "",
-              row?.["docs.count"] ?? "missing",
-              row?.["store.size"] === undefined ? "" : `${row["store.size"]} MB`,
-            ]);
+            const size = row?.["store.size"];
+            table.push([name, id, row?.["docs.count"] ?? "missing", size === undefined ? "" : `${size} MB`]);
           }
           process.stdout.write(`${table.toString()}\n`);
         });
       }),
     );
+  index
+    .command("clean")
+    .description("delete every document of a content index, keeping the index and its mappings")
+    .argument("<index>")
+    .addOption(configOption())
+    .action(
+      run(async (name: string, opts: { config: string }) => {
+        await withConnection(opts.config, async ({ client }) => {
+          const deleted = await deleteAllDocuments(client, name);
+          process.stdout.write(`deleted ${String(deleted)} documents from ${name}\n`);
+        });
+      }),
+    );
+  index
+    .command("delete")
+    .description("delete a content index")
+    .argument("<index>")
+    .addOption(configOption())
+    .action(
+      run(async (name: string, opts: { config: string }) => {
+        await withConnection(opts.config, async ({ client }) => {
+          await client.indices.delete({ index: name });
+          process.stdout.write(`deleted index ${name}\n`);
+        });
+      }),
+    );
+}
 
+function addJobCommands(program: Command, run: Run): void {
   const job = program.command("job").description("sync jobs");
   job
     .command("start")
-    .argument("<connector-id>")
+    .description("queue an on-demand sync job for a connector; prints the job id")
+    .argument("[connector-id]", "connector id (or -i)")
+    .option("-i, --connector-id <id>", "connector id, as Elastic's CLI takes it")
+    .addOption(
+      new Option("-t, --type <type>", "job type")
+        .choices(["full", "incremental"] as const)
+        .default("full" as const),
+    )
+    .addOption(outputOption())
     .addOption(configOption())
-    .addOption(new Option("--type <type>", "job type").choices(["full", "incremental"]).default("full"))
-    .action(async (connectorId, opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ protocol }) => {
-          const found = await protocol.getConnector(connectorId);
-          if (found === undefined)
-            throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
-          const id = await protocol.createJob(found, opts.type, "on_demand");
-          process.stdout.write(`${id}\n`);
-        });
-      })(opts);
-    });
+    .action(
+      run(
+        async (
+          positional: string | undefined,
+          opts: {
+            config: string;
+            connectorId?: string;
+            type: "full" | "incremental";
+            output: "text" | "json";
+          },
+        ) => {
+          const connectorId = opts.connectorId ?? positional;
+          if (connectorId === undefined)
+            throw new PgSearchError("job start needs a connector id (-i <id>)", { code: "config_invalid" });
+          await withConnection(opts.config, async ({ protocol }) => {
+            const found = await protocol.getConnector(connectorId);
+            if (found === undefined || found.doc.deleted === true)
+              throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
+            const id = await protocol.createJob(found, opts.type, "on_demand");
+            process.stdout.write(opts.output === "json" ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+          });
+        },
+      ),
+    );
   job
     .command("list")
+    .description("list sync jobs, newest first (all, or one connector's)")
     .argument("[connector-id]")
     .addOption(configOption())
-    .action(async (connectorId, opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ es }) => {
-          const result = await es.client.search<JobDocument>({
-            index: JOBS_INDEX,
-            size: 100,
-            sort: [{ created_at: "desc" }],
-            query: connectorId === undefined ? { match_all: {} } : { term: { "connector.id": connectorId } },
-          });
-          const table = new Table({
-            head: ["job", "connector", "type", "status", "indexed", "deleted", "created"],
-            style: PLAIN,
-          });
-          for (const hit of result.hits.hits) {
-            const d = hit._source;
-            if (d === undefined) continue;
-            table.push([
-              hit._id ?? "",
-              d.connector.id,
-              d.job_type,
-              d.status,
-              d.indexed_document_count ?? 0,
-              d.deleted_document_count ?? 0,
-              d.created_at,
-            ]);
-          }
-          process.stdout.write(`${table.toString()}\n`);
+    .action(
+      run(async (connectorId: string | undefined, opts: { config: string }) => {
+        await withConnection(opts.config, async ({ protocol }) => {
+          process.stdout.write(`${jobTable(await protocol.listJobs(connectorId))}\n`);
         });
-      })(opts);
-    });
+      }),
+    );
   job
-    .command("show")
+    .command("view")
+    .alias("show")
+    .description("print a sync job (without the configuration snapshot, which holds the password)")
     .argument("<job-id>")
+    .addOption(outputOption())
     .addOption(configOption())
-    .action(async (jobId, opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ protocol }) => {
+    .action(
+      run(async (jobId: string, opts: { config: string; output: "text" | "json" }) => {
+        await withConnection(opts.config, async ({ protocol }) => {
           const found = await protocol.getJob(jobId);
           if (found === undefined)
             throw new PgSearchError(`job ${jobId} does not exist`, { code: "not_found" });
-          // The configuration snapshot holds the PostgreSQL password in clear: never print it.
-          const connectorSnapshot: Record<string, unknown> = { ...found.doc.connector };
-          delete connectorSnapshot.configuration;
+          const connector: Record<string, unknown> = { ...found.doc.connector };
+          delete connector.configuration;
+          const doc = { id: jobId, ...found.doc, connector };
           process.stdout.write(
-            `${JSON.stringify({ ...found.doc, connector: connectorSnapshot }, null, 2)}\n`,
+            opts.output === "json" ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`,
           );
         });
-      })(opts);
-    });
+      }),
+    );
   job
     .command("cancel")
+    .description("ask the service running a job to cancel it (status canceling)")
     .argument("<job-id>")
     .addOption(configOption())
-    .action(async (jobId, opts) => {
-      await run(async (path) => {
-        await withConnection(path, async ({ protocol }) => {
-          await protocol.updateJob(jobId, {
-            status: "canceling",
-            cancelation_requested_at: new Date().toISOString(),
-          });
+    .action(
+      run(async (jobId: string, opts: { config: string }) => {
+        await withConnection(opts.config, async ({ protocol }) => {
+          await protocol.cancelJob(jobId);
           process.stdout.write(`cancel requested for ${jobId}\n`);
         });
-      })(opts);
+      }),
+    );
+}
+
+/**
+ * Deletes every document of an index, as Elastic's `index clean` does with `_delete_by_query`;
+ * where the reindex module (which serves it) is missing, by pages of ids and `_bulk` deletes.
+ */
+async function deleteAllDocuments(client: Client, index: string): Promise<number> {
+  try {
+    const result = await client.deleteByQuery({
+      index,
+      query: { match_all: {} },
+      refresh: true,
+      conflicts: "proceed",
     });
+    return result.deleted ?? 0;
+  } catch (error) {
+    const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+    if (status !== 400 && status !== 405) throw error;
+  }
+  let deleted = 0;
+  for (;;) {
+    await client.indices.refresh({ index });
+    const page = await client.search({ index, size: 1000, _source: false, query: { match_all: {} } });
+    if (page.hits.hits.length === 0) return deleted;
+    await client.bulk({
+      operations: page.hits.hits.map((hit) => ({ delete: { _index: index, _id: hit._id } })),
+    });
+    deleted += page.hits.hits.length;
+  }
+}
+
+function jobTable(jobs: Versioned<JobDocument>[]): string {
+  const table = new Table({
+    head: ["job", "connector", "type", "status", "indexed", "deleted", "created"],
+    style: PLAIN,
+  });
+  for (const { id, doc } of jobs)
+    table.push([
+      id,
+      doc.connector.id,
+      doc.job_type,
+      doc.status,
+      doc.indexed_document_count ?? 0,
+      doc.deleted_document_count ?? 0,
+      doc.created_at,
+    ]);
+  return table.toString();
 }

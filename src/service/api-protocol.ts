@@ -1,5 +1,7 @@
+import { PgSearchError } from "../errors.js";
 import { describeEsError } from "../sink/es-client.js";
-import { IndexProtocol } from "./index-protocol.js";
+import { DEFAULT_PIPELINE } from "./connector-defaults.js";
+import { IndexProtocol, PRODUCT_ORIGIN, type NewConnector } from "./index-protocol.js";
 import type {
   ConnectorDocument,
   FilteringRules,
@@ -21,7 +23,7 @@ export class ConnectorApiProtocol extends IndexProtocol {
     try {
       await this.client.transport.request(
         { method: "GET", path: "/_connector", querystring: { size: "1" } },
-        { signal },
+        { ...PRODUCT_ORIGIN, signal },
       );
     } catch (error) {
       throw describeEsError(error, "the cluster does not answer the Connector APIs");
@@ -78,13 +80,66 @@ export class ConnectorApiProtocol extends IndexProtocol {
     if (validation.state === "valid") await this.call("PUT", `/_connector/${id}/_filtering/_activate`);
   }
 
-  private async call<T = unknown>(method: string, path: string, body?: Record<string, unknown>): Promise<T> {
+  /**
+   * `PUT _connector/<id>` (Elasticsearch fills the defaults and refuses an index name another
+   * connector uses), then `PUT _connector/<id>/_pipeline` with the settings Kibana adds. The
+   * service registers the configuration fields when it first sees the connector.
+   */
+  override async createConnector(id: string, options: NewConnector): Promise<void> {
+    if (await this.connectorExists(id))
+      throw new PgSearchError(`connector ${id} already exists`, { code: "exists" });
+    const path = `/_connector/${encodeURIComponent(id)}`;
+    await this.call("PUT", path, {
+      index_name: options.indexName,
+      name: options.name,
+      service_type: options.serviceType,
+      is_native: false,
+    });
+    await this.call("PUT", `${path}/_pipeline`, { pipeline: DEFAULT_PIPELINE });
+  }
+
+  override async listConnectors(): Promise<Versioned<ConnectorDocument>[]> {
+    const found = await this.call<{ results: ({ id: string } & ConnectorDocument)[] }>(
+      "GET",
+      "/_connector",
+      undefined,
+      {
+        size: "1000",
+      },
+    );
+    return found.results.map(({ id, ...doc }) => ({ id, doc, seqNo: 0, primaryTerm: 1 }));
+  }
+
+  override async listJobs(connectorId?: string): Promise<Versioned<JobDocument>[]> {
+    const found = await this.call<{ results: ({ id: string } & JobDocument)[] }>(
+      "GET",
+      "/_connector/_sync_job",
+      undefined,
+      { size: "100", ...(connectorId === undefined ? {} : { connector_id: connectorId }) },
+    );
+    return found.results.map(({ id, ...doc }) => ({ id, doc: doc, seqNo: 0, primaryTerm: 1 }));
+  }
+
+  override async cancelJob(id: string): Promise<void> {
+    await this.call("PUT", `/_connector/_sync_job/${encodeURIComponent(id)}/_cancel`);
+  }
+
+  private async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: Record<string, unknown>,
+    querystring?: Record<string, string>,
+  ): Promise<T> {
     try {
-      return await this.client.transport.request<T>({
-        method,
-        path,
-        ...(body === undefined ? {} : { body }),
-      });
+      return await this.client.transport.request<T>(
+        {
+          method,
+          path,
+          ...(body === undefined ? {} : { body }),
+          ...(querystring === undefined ? {} : { querystring }),
+        },
+        PRODUCT_ORIGIN,
+      );
     } catch (error) {
       const described = describeEsError(error, `${method} ${path}`);
       throw Object.assign(described, { status: described.status });

@@ -2,8 +2,7 @@ import type { Client } from "@elastic/elasticsearch";
 import { PgSearchError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import { ConnectorApiProtocol } from "./api-protocol.js";
-import { IndexProtocol } from "./index-protocol.js";
-import type { ConnectorProtocol } from "./protocol.js";
+import { IndexProtocol, PRODUCT_ORIGIN } from "./index-protocol.js";
 
 /**
  * Picks the protocol backend: the Connector APIs when the cluster has them (as Elastic's service
@@ -13,9 +12,9 @@ export async function chooseProtocol(
   client: Client,
   wanted: "auto" | "api" | "index",
   logger: Logger,
-): Promise<ConnectorProtocol> {
+): Promise<IndexProtocol> {
   const hasApis = await client.transport
-    .request({ method: "GET", path: "/_connector", querystring: { size: "1" } })
+    .request({ method: "GET", path: "/_connector", querystring: { size: "1" } }, PRODUCT_ORIGIN)
     .then(() => true)
     .catch(() => false);
   if (wanted === "api" && !hasApis) {

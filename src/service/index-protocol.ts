@@ -1,4 +1,7 @@
 import type { Client } from "@elastic/elasticsearch";
+import { defaultConnectorConfiguration } from "../config/connector-fields.js";
+import { PgSearchError } from "../errors.js";
+import { newConnectorDocument } from "./connector-defaults.js";
 import { HIDDEN_SMALL_INDEX, ensureIndex } from "../sink/ensure-index.js";
 import { describeEsError } from "../sink/es-client.js";
 import type {
@@ -12,6 +15,11 @@ import type {
 } from "./protocol.js";
 
 export const CONNECTORS_INDEX = ".elastic-connectors";
+/**
+ * Sent with every request on the connector indices and APIs, as Elastic's service and CLI do:
+ * Elasticsearch lets the `connectors` product origin use these system indices.
+ */
+export const PRODUCT_ORIGIN = { headers: { "x-elastic-product-origin": "connectors" } };
 export const JOBS_INDEX = ".elastic-connectors-sync-jobs";
 
 /**
@@ -25,6 +33,8 @@ export class IndexProtocol implements ConnectorProtocol {
   constructor(protected readonly client: Client) {}
 
   async prepare(signal?: AbortSignal): Promise<void> {
+    // A child client, so that the index creation carries the product origin too.
+    const client = this.client.child({ headers: PRODUCT_ORIGIN.headers });
     for (const [alias, properties] of [
       [
         CONNECTORS_INDEX,
@@ -47,7 +57,7 @@ export class IndexProtocol implements ConnectorProtocol {
       ],
     ] as const) {
       await ensureIndex(
-        this.client,
+        client,
         alias,
         {
           index: `${alias}-v1`,
@@ -114,7 +124,10 @@ export class IndexProtocol implements ConnectorProtocol {
       metadata: {},
     };
     try {
-      const result = await this.client.index({ index: JOBS_INDEX, document: job, refresh: true });
+      const result = await this.client.index(
+        { index: JOBS_INDEX, document: job, refresh: true },
+        PRODUCT_ORIGIN,
+      );
       return result._id;
     } catch (error) {
       throw describeEsError(error, "cannot create a sync job");
@@ -127,6 +140,7 @@ export class IndexProtocol implements ConnectorProtocol {
 
   async pendingJobs(connectorIds: string[], signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
     return this.search(
+      JOBS_INDEX,
       {
         bool: {
           filter: [
@@ -135,6 +149,7 @@ export class IndexProtocol implements ConnectorProtocol {
           ],
         },
       },
+      undefined,
       signal,
     );
   }
@@ -162,6 +177,7 @@ export class IndexProtocol implements ConnectorProtocol {
 
   async staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
     return this.search(
+      JOBS_INDEX,
       {
         bool: {
           filter: [{ terms: { status: ["in_progress", "canceling"] } }],
@@ -172,6 +188,7 @@ export class IndexProtocol implements ConnectorProtocol {
           minimum_should_match: 1,
         },
       },
+      undefined,
       signal,
     );
   }
@@ -203,9 +220,58 @@ export class IndexProtocol implements ConnectorProtocol {
     await this.updateJob(id, { ...stats, last_seen: new Date().toISOString() });
   }
 
+  /**
+   * Creates a connector as `PUT _connector/<id>` does, with the pipeline settings Kibana and
+   * Elastic's CLI add, its configuration fields already registered (needs_configuration), so it
+   * can be configured before a service picks it up.
+   */
+  async createConnector(id: string, options: NewConnector): Promise<void> {
+    try {
+      await this.client.index(
+        {
+          index: CONNECTORS_INDEX,
+          id,
+          document: {
+            ...newConnectorDocument(options),
+            configuration: defaultConnectorConfiguration(),
+            status: "needs_configuration",
+          },
+          op_type: "create",
+          refresh: true,
+        },
+        PRODUCT_ORIGIN,
+      );
+    } catch (error) {
+      throw describeEsError(error, `cannot create connector ${id}`);
+    }
+  }
+
+  /** Connectors not deleted, by index name. */
+  async listConnectors(): Promise<Versioned<ConnectorDocument>[]> {
+    return this.search(CONNECTORS_INDEX, { bool: { must_not: { term: { deleted: true } } } }, [
+      { index_name: "asc" },
+    ]);
+  }
+
+  /** Jobs of a connector (or all), newest first. */
+  async listJobs(connectorId?: string): Promise<Versioned<JobDocument>[]> {
+    return this.search(
+      JOBS_INDEX,
+      connectorId === undefined ? { match_all: {} } : { term: { "connector.id": connectorId } },
+      [{ created_at: "desc" }],
+    );
+  }
+
+  /** What `PUT _connector/_sync_job/<id>/_cancel` writes. */
+  async cancelJob(id: string): Promise<void> {
+    if ((await this.getJob(id)) === undefined)
+      throw new PgSearchError(`job ${id} does not exist`, { code: "not_found" });
+    await this.updateJob(id, { status: "canceling", cancelation_requested_at: new Date().toISOString() });
+  }
+
   private async get<T>(index: string, id: string, signal?: AbortSignal): Promise<Versioned<T> | undefined> {
     try {
-      const result = await this.client.get<T>({ index, id }, { signal, ignore: [404] });
+      const result = await this.client.get<T>({ index, id }, { ...PRODUCT_ORIGIN, signal, ignore: [404] });
       if (!result.found || result._source === undefined) return undefined;
       return { id, doc: result._source, seqNo: result._seq_no ?? 0, primaryTerm: result._primary_term ?? 1 };
     } catch (error) {
@@ -220,17 +286,20 @@ export class IndexProtocol implements ConnectorProtocol {
     version?: { seqNo: number; primaryTerm: number },
   ): Promise<boolean> {
     try {
-      await this.client.update({
-        index,
-        id,
-        doc: partial,
-        refresh: true,
-        // Unconditional updates race other services' writes inside Elasticsearch's
-        // read-modify-write: let it retry them rather than lose the write.
-        ...(version === undefined
-          ? { retry_on_conflict: 10 }
-          : { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm }),
-      });
+      await this.client.update(
+        {
+          index,
+          id,
+          doc: partial,
+          refresh: true,
+          // Unconditional updates race other services' writes inside Elasticsearch's
+          // read-modify-write: let it retry them rather than lose the write.
+          ...(version === undefined
+            ? { retry_on_conflict: 10 }
+            : { if_seq_no: version.seqNo, if_primary_term: version.primaryTerm }),
+        },
+        PRODUCT_ORIGIN,
+      );
       return true;
     } catch (error) {
       if (version !== undefined && (error as { meta?: { statusCode?: number } }).meta?.statusCode === 409)
@@ -239,30 +308,32 @@ export class IndexProtocol implements ConnectorProtocol {
     }
   }
 
-  private async search(
+  private async search<T = JobDocument>(
+    index: string,
     query: Record<string, unknown>,
+    sort: Record<string, "asc" | "desc">[] = [{ created_at: "asc" }],
     signal?: AbortSignal,
-  ): Promise<Versioned<JobDocument>[]> {
+  ): Promise<Versioned<T>[]> {
     try {
-      const result = await this.client.search<JobDocument>(
-        {
-          index: JOBS_INDEX,
-          query,
-          size: 100,
-          sort: [{ created_at: "asc" }],
-          seq_no_primary_term: true,
-          expand_wildcards: "all",
-        },
-        { signal },
+      const result = await this.client.search<T>(
+        { index, query, size: 1000, sort, seq_no_primary_term: true, expand_wildcards: "all" },
+        { ...PRODUCT_ORIGIN, signal, ignore: [404] },
       );
-      return result.hits.hits.map((hit) => ({
+      // A 404 (no index yet) answers without hits.
+      return ((result as Partial<typeof result>).hits?.hits ?? []).map((hit) => ({
         id: hit._id ?? "",
-        doc: hit._source as JobDocument,
+        doc: hit._source as T,
         seqNo: hit._seq_no ?? 0,
         primaryTerm: hit._primary_term ?? 1,
       }));
     } catch (error) {
-      throw describeEsError(error, "cannot search sync jobs");
+      throw describeEsError(error, `cannot search ${index}`);
     }
   }
+}
+
+export interface NewConnector {
+  name: string;
+  indexName: string;
+  serviceType: string;
 }

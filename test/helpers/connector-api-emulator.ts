@@ -29,8 +29,8 @@ export interface ConnectorApiEmulator {
   calls: string[];
   /** Documents that broke the parsers' rules: "index/id: problem". */
   violations: string[];
-  /** X-elastic-product-origin of every request (undefined when absent). */
-  productOrigins: (string | undefined)[];
+  /** Every request with its X-elastic-product-origin header (undefined when absent). */
+  productOrigins: { path: string; origin: string | undefined }[];
   /** Bodies of `POST /_security/api_key` requests, in order. */
   apiKeyRequests: Record<string, unknown>[];
   /** Every forwarded request with the credentials it presented. */
@@ -55,20 +55,20 @@ export async function startConnectorApiEmulator(
   await new IndexProtocol(client).prepare();
   const calls: string[] = [];
   const violations: string[] = [];
-  const productOrigins: (string | undefined)[] = [];
+  const productOrigins: ConnectorApiEmulator["productOrigins"] = [];
   const apiKeyRequests: Record<string, unknown>[] = [];
   const forwarded: ConnectorApiEmulator["forwarded"] = [];
   const issuedKeys = new Set<string>();
 
-  // The cluster is shared with other test files: documents of connectors this emulator never
-  // saw (found by a search over every job) are theirs, and are not checked.
+  // The cluster is shared with other test files: a search returns their documents too. Search
+  // hits are checked only for connectors this emulator saw by id (and their jobs).
   const known = new Set<string>();
-  const check = (index: string, id: string, doc: Record<string, unknown>): void => {
+  const check = (index: string, id: string, doc: Record<string, unknown>, fromSearch = false): void => {
     const kind = kindOf(index);
     if (kind === undefined) return;
     const connectorId = kind === "connector" ? id : (doc.connector as { id?: string } | undefined)?.id;
-    if (kind === "connector") known.add(id);
-    else if (connectorId === undefined || !known.has(connectorId)) return;
+    if (kind === "connector" && !fromSearch) known.add(id);
+    if (connectorId === undefined || !known.has(connectorId)) return;
     const problems = documentProblems(kind, doc);
     if (problems.length === 0) return;
     for (const problem of problems) violations.push(`${index}/${id}: ${problem}`);
@@ -95,7 +95,8 @@ export async function startConnectorApiEmulator(
       hits?: { hits?: { _id?: string; _index: string; _source?: Record<string, unknown> }[] };
     };
     if (parts[1] === "_search") {
-      for (const hit of body.hits?.hits ?? []) if (hit._source) check(hit._index, hit._id ?? "", hit._source);
+      for (const hit of body.hits?.hits ?? [])
+        if (hit._source) check(hit._index, hit._id ?? "", hit._source, true);
     } else if (method === "GET" && parts[1] === "_doc" && body._source !== undefined) {
       check(index, body._id ?? "", body._source);
     } else if (["_doc", "_update", "_create"].includes(parts[1] ?? "") && body._id !== undefined) {
@@ -141,7 +142,10 @@ export async function startConnectorApiEmulator(
       .split("/")
       .filter((p) => p !== "")
       .map(decodeURIComponent);
-    productOrigins.push(req.headers["x-elastic-product-origin"] as string | undefined);
+    productOrigins.push({
+      path: url.pathname,
+      origin: req.headers["x-elastic-product-origin"] as string | undefined,
+    });
     // Only the emulated endpoints take JSON; forwarded bodies (NDJSON for _bulk) stay as they are.
     const json = (): Record<string, unknown> =>
       payload.length > 0 ? (JSON.parse(payload.toString("utf8")) as Record<string, unknown>) : {};

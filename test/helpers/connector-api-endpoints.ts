@@ -112,7 +112,7 @@ export const ENDPOINTS: Endpoint[] = [
         ...(indexName == null ? {} : { index_name: indexName }),
         is_native: isNative,
         ...(req.body.language == null ? {} : { language: req.body.language }),
-        name: (req.body.name) ?? "",
+        name: req.body.name ?? "",
         scheduling: defaultScheduling(),
         ...(req.body.service_type == null ? {} : { service_type: req.body.service_type }),
         status: isNative ? "needs_configuration" : "created",
@@ -216,12 +216,12 @@ export const ENDPOINTS: Endpoint[] = [
         deleted_document_count: 0,
         indexed_document_count: 0,
         indexed_document_volume: 0,
-        job_type: (req.body.job_type) ?? "full",
+        job_type: req.body.job_type ?? "full",
         last_seen: created,
         metadata: {},
         status: "pending",
         total_document_count: 0,
-        trigger_method: (req.body.trigger_method) ?? "on_demand",
+        trigger_method: req.body.trigger_method ?? "on_demand",
       });
       return { id };
     },
@@ -300,7 +300,7 @@ export const ENDPOINTS: Endpoint[] = [
         deleted_document_count,
         indexed_document_count,
         indexed_document_volume,
-        last_seen: (req.body.last_seen) ?? now(),
+        last_seen: req.body.last_seen ?? now(),
         ...(req.body.total_document_count == null
           ? {}
           : { total_document_count: req.body.total_document_count }),
@@ -334,7 +334,10 @@ export function route(
 }
 
 /** A store over the real cluster that runs `check` on every document it reads or writes. */
-export function checkedStore(client: Client, check: (index: string, id: string, doc: Doc) => void): Store {
+export function checkedStore(
+  client: Client,
+  check: (index: string, id: string, doc: Doc, fromSearch?: boolean) => void,
+): Store {
   return {
     async get(index, id) {
       const found = await client.get<Doc>({ index, id }, { ignore: [404] });
@@ -365,7 +368,7 @@ export function checkedStore(client: Client, check: (index: string, id: string, 
       const hits = (result as Partial<typeof result>).hits?.hits ?? [];
       return hits.map((hit) => {
         const doc = hit._source ?? {};
-        check(index, hit._id ?? "", doc);
+        check(index, hit._id ?? "", doc, true);
         return { id: hit._id ?? "", doc };
       });
     },

@@ -1,4 +1,5 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
+import { defaultConnectorConfiguration } from "../../src/config/connector-fields.js";
 import { CONNECTORS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument } from "../../src/service/protocol.js";
 import { stack } from "./stack.js";
@@ -26,7 +27,13 @@ export async function saveConnectorForm(
   values: Record<string, unknown>,
 ): Promise<void> {
   const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source;
-  const configuration = { ...(doc?.configuration ?? {}) } as Record<string, Record<string, unknown>>;
+  // Kibana's form shows the fields the service registered; a connector made through the Connector
+  // APIs gets them at the service's first poll, which this stands in for.
+  const registered: Record<string, object> = defaultConnectorConfiguration();
+  const configuration = { ...registered, ...(doc?.configuration ?? {}) } as Record<
+    string,
+    Record<string, unknown>
+  >;
   for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
   await es.update({
     index: CONNECTORS_INDEX,
