@@ -60,7 +60,7 @@ export const syncSchema = z
       description:
         "the delete pass refuses to delete more than this share of the index (and more than 100 documents) unless `--allow-mass-delete`",
     }),
-    skip_unchanged: bool(true, "compare content hashes, send only changed rows"),
+    skip_unchanged: bool(true, "compare with the stored documents, send only changed rows"),
     pipeline: z
       .string({ error: () => "must be a string or null" })
       .nullable()

@@ -3,6 +3,7 @@ import { SinkError, throwIfAborted } from "../errors.js";
 import { ensureIndex } from "./ensure-index.js";
 import { engineOf } from "./engine.js";
 import { describeEsError } from "./es-client.js";
+import { rawSources } from "./raw-sources.js";
 
 /** Mapping of the bookkeeping object pgsearch adds to documents (see sync/document.ts). */
 export const META_FIELD = "_pgsearch";
@@ -11,12 +12,12 @@ export const META_MAPPING = {
   _pgsearch: {
     properties: {
       source: { type: "keyword" },
-      // JSON text of the key, and the content hash (48 bits of SHA-1): read from doc values
-      // (columnar, cheap), never from _source, by the delete pass and the unchanged-row check.
+      // JSON text of the key: read from doc values (columnar, cheap), never from _source, by
+      // the delete pass and follow.
       key: { type: "keyword", index: false },
+      // Content hashes as written before 2026-12 (the unchanged-row check now compares the
+      // stored _source itself): still mapped so older indices keep a consistent mapping.
       h: { type: "long", index: false },
-      // The hash as written before 2026-12 (base64 text): still mapped so older indices keep
-      // a consistent mapping; their documents are sent once more, then carry `h`.
       hash: { type: "keyword", index: false },
       // "schema.table:[key]" of each table an advanced-rule row came from (follow mode finds
       // the documents a change affects through it).
@@ -88,32 +89,26 @@ export class SearchIndex {
   }
 
   /**
-   * Stored content hashes of the given ids (missing ids are absent from the map). Read from doc
-   * values through a search, not from _source: a document written less than a refresh ago may be
-   * missed, and is then simply sent again.
+   * The stored bodies of the given ids: each `_source` as the text Elasticsearch keeps (the bytes
+   * pgsearch sent), after its leading `_timestamp` member (see sync/document.ts `body`). Missing
+   * ids are absent from the map. `_mget` is real-time: a document written a moment ago counts.
    */
-  async hashes(ids: string[], signal?: AbortSignal): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    if (ids.length === 0) return found;
+  async storedBodies(ids: string[], signal?: AbortSignal): Promise<Map<string, string>> {
+    const bodies = new Map<string, string>();
+    if (ids.length === 0) return bodies;
     try {
-      const result = await this.client.search(
-        {
-          index: this.name,
-          query: { ids: { values: ids } },
-          size: ids.length,
-          _source: false,
-          docvalue_fields: ["_pgsearch.h"],
-          track_total_hits: false,
-        },
-        { signal },
-      );
-      for (const hit of result.hits.hits) {
-        const hash = (hit.fields?.["_pgsearch.h"] as number[] | undefined)?.[0];
-        if (hash !== undefined && hit._id !== undefined) found.set(hit._id, String(hash));
+      const stream = (await this.client.mget(
+        { index: this.name, ids },
+        { asStream: true, signal },
+      )) as unknown as AsyncIterable<Buffer>;
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      for (const [id, source] of rawSources(Buffer.concat(chunks).toString("utf8"))) {
+        bodies.set(id, bodyOf(source));
       }
-      return found;
+      return bodies;
     } catch (error) {
-      throw describeEsError(error, `cannot read stored hashes from ${this.name}`);
+      throw describeEsError(error, `cannot read stored documents from ${this.name}`);
     }
   }
 
@@ -225,4 +220,15 @@ function scannedDoc(hit: {
   fields?: Record<string, unknown> | undefined;
 }): ScannedDoc {
   return { id: hit._id ?? "", fields: (hit.fields ?? {}) as Record<string, unknown[]> };
+}
+
+/**
+ * A document's body: its source after the leading `"_timestamp":...,` member, which changes on
+ * every sync without commit timestamps. Documents pgsearch did not write have no such prefix
+ * and are compared whole (they differ, and are written once).
+ */
+export function bodyOf(source: string): string {
+  if (!source.startsWith('{"_timestamp":"')) return source;
+  const end = source.indexOf('",', 15);
+  return end < 0 ? source : source.slice(end + 2);
 }

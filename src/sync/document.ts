@@ -1,4 +1,4 @@
-import { createHash, hash as oneShotHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { PostgresConfig } from "../config/postgres-config.js";
 import type { SourceStream } from "../source/plan.js";
 import type { SourceRow } from "../source/reader.js";
@@ -9,15 +9,19 @@ export const MAX_ID_BYTES = 512;
 
 /** Field holding pgsearch's bookkeeping in every document it writes (mapped in sink/search-index). */
 export { META_FIELD } from "../sink/search-index.js";
-import { META_FIELD } from "../sink/search-index.js";
+import { bodyOf, META_FIELD } from "../sink/search-index.js";
 
 /** A row turned into what the sink sends. */
 export interface BuiltDocument {
   id: string;
   /** The complete JSON source, ready for an NDJSON line. */
   source: string;
-  /** Hash of the row's content (not of the timestamp), to skip unchanged documents: 48 bits of its SHA-1, in decimal. */
-  hash: string;
+  /**
+   * The source after its `_timestamp`: what the unchanged-row check compares with the stored
+   * document (bodyOf). No content hash is stored: it would cost a fifth of a narrow index
+   * (docs/benchmarks.md).
+   */
+  body: string;
   bytes: number;
 }
 
@@ -74,19 +78,15 @@ export class DocumentBuilder {
 
   build(row: SourceRow): BuiltDocument {
     const id = this.id(row.key);
-    // One-shot hashing: a Hash object per row costs more than the hashing itself. 48 bits as a
-    // number: a long with doc values costs a quarter of a keyword's (docs/benchmarks.md), and a
-    // JSON number below 2^53 reads back exactly.
-    const hash = String(Number.parseInt(oneShotHash("sha1", row.doc, "hex").slice(0, 12), 16));
     const fields = row.doc.length > 2 ? `${row.doc.slice(1, -1)},` : "";
     const parts = row.parts === undefined ? "" : `,"parts":${JSON.stringify(row.parts)}`;
-    const meta = `"${META_FIELD}":{"source":${this.sourceName},"key":${JSON.stringify(JSON.stringify(row.key))},"h":${hash}${parts}}`;
+    const meta = `"${META_FIELD}":{"source":${this.sourceName},"key":${JSON.stringify(JSON.stringify(row.key))}${parts}}`;
     const source =
       `{"_timestamp":${row.committedAt ?? this.fallbackTimestamp},${this.prefix}` +
       (this.compat ? `"id":${JSON.stringify(id)},` : "") +
       fields +
       meta +
       "}";
-    return { id, source, hash, bytes: Buffer.byteLength(source) };
+    return { id, source, body: bodyOf(source), bytes: Buffer.byteLength(source) };
   }
 }

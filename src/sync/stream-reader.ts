@@ -139,11 +139,11 @@ async function changedOnly(
   progress: StreamProgress,
 ): Promise<BuiltDocument[]> {
   if (docs.length === 0) return docs;
-  const stored = await ctx.index.hashes(
+  const stored = await ctx.index.storedBodies(
     docs.map((d) => d.id),
     ctx.signal,
   );
-  const changed = docs.filter((d) => stored.get(d.id) !== d.hash);
+  const changed = docs.filter((d) => stored.get(d.id) !== d.body);
   progress.unchanged += docs.length - changed.length;
   return changed;
 }

@@ -184,6 +184,9 @@ export class SyncRun {
     } else if (await this.indexHoldsOnlyWhatWasRead()) {
       this.deleteSkippedReason = "every document in the index is a row this sync read: nothing to delete";
     } else {
+      // The scan must see what this sync wrote: judged by its previous version (another
+      // source, an older key), a document rewritten a moment ago would be deleted.
+      await this.index.refresh(this.request.signal);
       this.deleted = await deletePass({
         source: this.deps.source,
         plan: this.planned.plan,
