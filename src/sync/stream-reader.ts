@@ -33,7 +33,7 @@ export interface StreamReadContext {
 export interface StreamReadOptions {
   after: (string | null)[] | undefined;
   changedSince: string | undefined;
-  /** Send only documents whose content hash differs from the indexed one. */
+  /** Send only documents whose text differs from the indexed one (index.storedBodies). */
   skipUnchanged: boolean;
   /**
    * A catch-up pass over rows already read (after a resume or a lost snapshot): its writes do not

@@ -143,14 +143,14 @@ export class SyncRun {
   /**
    * Rows read before an interruption, or in a snapshot PostgreSQL lost (a restart), may have
    * changed since: they are read again, by commit time when track_commit_timestamp is on, else
-   * by comparing content hashes, and the changed ones are sent (issue 10.3).
+   * by comparing them with their stored documents, and the changed ones are sent (issue 10.3).
    */
   private async catchUp(): Promise<void> {
     const lostSnapshot = this.snapshot.snapshotId !== null && this.snapshot.coordinatorLost;
     const streams = lostSnapshot ? this.planned.plan.streams : this.resumedStreams;
     if (streams.length === 0 || this.streamErrors.length > 0) return;
     const since = this.planned.plan.server.commitTimestamps ? this.planned.state.read_since : undefined;
-    const how = since === undefined ? "comparing content hashes" : `committed since ${since}`;
+    const how = since === undefined ? "comparing with the stored documents" : `committed since ${since}`;
     const warning = lostSnapshot
       ? `PostgreSQL ended the sync's snapshot (restart or lost connection): rows read before were read again, ${how}`
       : `resumed: rows read before the interruption were read again, ${how}`;
