@@ -26,7 +26,7 @@ export const META_MAPPING = {
   },
 } as const;
 
-/** The content index: creation, counts, scans and hashes; everything the sync needs from it. */
+/** The content index: creation, counts, scans and stored bodies; everything the sync needs from it. */
 export class SearchIndex {
   constructor(
     private readonly client: Client,
