@@ -10,6 +10,7 @@
  * across repetitions so no phase always runs on caches another warmed. Peers run on the same
  * data into their own index. Prints a table, writes bench/results/<date>-<size>.json.
  */
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     reps: { type: "string", default: "2" },
     peer: { type: "string", multiple: true, default: [] },
     "skip-load": { type: "boolean", default: false },
+    /** Run the phases from JavaScript compiled by tsc, as users run pgsearch (no tsx in the RSS). */
+    built: { type: "boolean", default: false },
     /** Only the full sync (for xl, where every phase takes minutes: shows memory flatness). */
     "sync-only": { type: "boolean", default: false },
     /** opensearch: the same phases against OpenSearch at $OS_URL (scripts/stack.sh up opensearch). */
@@ -46,6 +49,13 @@ const { values } = parseArgs({
   },
 });
 const syncOnly = values["sync-only"];
+if (values.built) {
+  // Inside the repository (git-ignored), so the compiled files find node_modules.
+  const out = join(import.meta.dirname, "results", "tmp", "built");
+  process.stderr.write(`compiling into ${out} ...\n`);
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json", "--outDir", out], { stdio: "inherit" });
+  process.env.PGSEARCH_BENCH_BUILT = out;
+}
 const reps = Number(values.reps);
 // The phase processes read ES_URL from the environment they inherit: point it at OpenSearch.
 if (values.engine === "opensearch") {

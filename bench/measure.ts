@@ -152,6 +152,9 @@ export async function measurePhase(
   };
 }
 
+/** A directory of the sources compiled by `tsc` (bench --built), or undefined to run them with tsx. */
+const BUILT = process.env.PGSEARCH_BENCH_BUILT;
+
 /** One pgsearch phase in its own Node process. */
 export async function runChildPhase(
   request: PhaseRequest,
@@ -159,7 +162,14 @@ export async function runChildPhase(
 ): Promise<ChildReport> {
   const child = spawn(
     process.execPath,
-    [...extraNodeArgs, "--import", "tsx", join(import.meta.dirname, "phase.ts"), JSON.stringify(request)],
+    [
+      ...extraNodeArgs,
+      // Compiled JavaScript when the bench was given --built (as users run it), else tsx.
+      ...(BUILT === undefined
+        ? ["--import", "tsx", join(import.meta.dirname, "phase.ts")]
+        : [join(BUILT, "bench", "phase.js")]),
+      JSON.stringify(request),
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let stdout = "";
