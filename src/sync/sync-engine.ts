@@ -1,4 +1,5 @@
 import { SearchIndex } from "../sink/search-index.js";
+import { PgSearchError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import { acquireLock } from "./lock.js";
 import { planSync } from "./sync-plan.js";
@@ -31,17 +32,22 @@ export class SyncEngine {
     const index = new SearchIndex(this.deps.client, request.indexName);
     const log = this.deps.logger.child({ index: request.indexName, job_type: request.jobType });
     // One sync per index at a time: a second one would "resume" the first's live checkpoint.
+    const lockLost = new AbortController();
     const lock = await acquireLock(this.deps.client, `index:${request.indexName}`, {
       what: `index ${request.indexName}`,
       logger: log,
       signal: request.signal,
       onLost: (error) => {
+        // Another process took the index over (this one stalled past the lock's expiry): stop.
         log.error({ err: error }, error.message);
+        lockLost.abort(new PgSearchError(`${error.message}; this sync stopped`, { code: "lock_lost" }));
       },
     });
+    const signal =
+      request.signal === undefined ? lockLost.signal : AbortSignal.any([request.signal, lockLost.signal]);
     let result: SyncResult;
     try {
-      result = await this.runLocked(request, index, log, startTime, startedAt);
+      result = await this.runLocked({ ...request, signal }, index, log, startTime, startedAt);
     } finally {
       await lock.release();
     }

@@ -329,6 +329,9 @@ function emptyProgress(stream: string, estimatedRows: number): StreamProgress {
 
 function toPgSearchError(error: unknown, signal: AbortSignal | undefined): PgSearchError {
   if (signal?.aborted === true && !(error instanceof DeleteGuardError)) {
+    // Aborted for a reason other than a cancel (the index lock was lost): that reason is the error.
+    const reason: unknown = signal.reason;
+    if (reason instanceof PgSearchError && !(reason instanceof CanceledError)) return reason;
     return error instanceof CanceledError
       ? error
       : new CanceledError("the sync was canceled", { cause: error });
