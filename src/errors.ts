@@ -3,13 +3,45 @@
  * caused it (field, table, rule, status) so the CLI and the service can say exactly what is wrong.
  * Messages never contain secrets: callers pass field names and identifiers, not values.
  */
+/**
+ * Every error code pgsearch raises: one union, so the CLI maps each to an exit code (src/cli/
+ * exit-codes.ts, exhaustively) and nothing matches on free strings.
+ */
+export const ERROR_CODES = [
+  "config_invalid",
+  "sync_rule_invalid",
+  "source_failed",
+  "source_unreachable",
+  "source_permission",
+  "source_unknown_tables",
+  "source_ambiguous_table",
+  "source_unsupported_version",
+  "document_invalid",
+  "sink_failed",
+  "sink_unsupported",
+  "too_many_errors",
+  "canceled",
+  "delete_guard",
+  "sync_partial",
+  "lock_held",
+  "slot_in_use",
+  "follow_table_gone",
+  "follow_key_changed",
+  "follow_document_refused",
+  "metrics_listen_failed",
+  "exists",
+  "not_found",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export class PgSearchError extends Error {
   /** Stable machine-readable code, e.g. "config_invalid", "source_unreachable". */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Whether trying the same operation again may succeed (dropped connection, 429, 5xx). */
   readonly retryable: boolean;
 
-  constructor(message: string, options: { code: string; retryable?: boolean; cause?: unknown }) {
+  constructor(message: string, options: { code: ErrorCode; retryable?: boolean; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = options.code;
@@ -53,7 +85,13 @@ export class SourceError extends PgSearchError {
   readonly sqlState: string | undefined;
   constructor(
     message: string,
-    options: { table?: string; sqlState?: string; retryable?: boolean; cause?: unknown; code?: string } = {},
+    options: {
+      table?: string;
+      sqlState?: string;
+      retryable?: boolean;
+      cause?: unknown;
+      code?: ErrorCode;
+    } = {},
   ) {
     super(options.table === undefined ? message : `table ${options.table}: ${message}`, {
       code: options.code ?? "source_failed",
@@ -87,7 +125,7 @@ export class SinkError extends PgSearchError {
       documentId?: string;
       retryable?: boolean;
       cause?: unknown;
-      code?: string;
+      code?: ErrorCode;
     } = {},
   ) {
     super(message, {

@@ -1,4 +1,4 @@
-import { CanceledError, ConfigError, ConfigErrors, PgSearchError, SyncRuleError } from "../errors.js";
+import { type ErrorCode, PgSearchError } from "../errors.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -13,22 +13,57 @@ export const EXIT = {
   canceled: 130,
 } as const;
 
+/** The exit code of every error code: exhaustive, so a new code must be placed here. */
+export const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  config_invalid: EXIT.invalidConfig,
+  sync_rule_invalid: EXIT.invalidConfig,
+  source_unknown_tables: EXIT.invalidConfig,
+  source_ambiguous_table: EXIT.invalidConfig,
+  canceled: EXIT.canceled,
+  source_failed: EXIT.syncFailed,
+  source_unreachable: EXIT.syncFailed,
+  source_permission: EXIT.syncFailed,
+  source_unsupported_version: EXIT.syncFailed,
+  document_invalid: EXIT.syncFailed,
+  sink_failed: EXIT.syncFailed,
+  sink_unsupported: EXIT.syncFailed,
+  too_many_errors: EXIT.syncFailed,
+  delete_guard: EXIT.syncFailed,
+  sync_partial: EXIT.syncFailed,
+  lock_held: EXIT.syncFailed,
+  slot_in_use: EXIT.syncFailed,
+  follow_table_gone: EXIT.syncFailed,
+  follow_key_changed: EXIT.syncFailed,
+  follow_document_refused: EXIT.syncFailed,
+  metrics_listen_failed: EXIT.syncFailed,
+  exists: EXIT.syncFailed,
+  not_found: EXIT.syncFailed,
+  internal: EXIT.syncFailed,
+};
+
+/**
+ * Credentials never reach the terminal: `scheme://user:PASSWORD@` in any message (a connection URL
+ * pasted into `host`), and `password=...` of a libpq string, are masked.
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]*):([^\s@/]*)@/gi, "$1$2:***@")
+    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, "$1***");
+}
+
 /** Prints an error the way the CLI reports it and returns the exit code it maps to. */
 export function reportError(error: unknown): number {
-  if (error instanceof ConfigErrors || error instanceof ConfigError || error instanceof SyncRuleError) {
-    process.stderr.write(`${error.message}\n`);
-    return EXIT.invalidConfig;
+  const write = (line: string): void => {
+    process.stderr.write(`${redactCredentials(line)}\n`);
+  };
+  if (!(error instanceof PgSearchError)) {
+    write(`unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT.syncFailed;
   }
-  if (error instanceof CanceledError) {
-    process.stderr.write("canceled\n");
-    return EXIT.canceled;
-  }
-  if (error instanceof PgSearchError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    return error.code === "sync_rule_invalid" || error.code === "source_unknown_tables"
-      ? EXIT.invalidConfig
-      : EXIT.syncFailed;
-  }
-  process.stderr.write(`unexpected error: ${(error as Error).stack ?? String(error)}\n`);
-  return EXIT.syncFailed;
+  const exit = EXIT_BY_CODE[error.code];
+  if (error.code === "canceled") write("canceled");
+  // Configuration messages already name the file, line and key.
+  else if (exit === EXIT.invalidConfig && error.code !== "source_unknown_tables") write(error.message);
+  else write(`error: ${error.message}`);
+  return exit;
 }

@@ -4,6 +4,31 @@ import type { SyncResult } from "../sync/sync-engine.js";
 /** Tables without colours: they end up in logs and pipes as often as on terminals. */
 export const PLAIN = { head: [], border: [] };
 
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function useColour(stream: { isTTY?: boolean } = process.stdout): boolean {
+  return stream.isTTY === true && (process.env.NO_COLOR ?? "") === "";
+}
+
+/** The first failures in full, the rest as counts by reason (4,000 identical lines help nobody). */
+export function failureLines(
+  failures: readonly { id: string; reason: string }[],
+  total: number,
+  shown = 10,
+): string[] {
+  const lines = failures.slice(0, shown).map((f) => `failed: id ${f.id}: ${f.reason}`);
+  if (total <= shown) return lines;
+  const counts = new Map<string, number>();
+  for (const f of failures.slice(shown)) {
+    const kind = f.reason.split(":")[0]?.trim() ?? f.reason;
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  const unseen = total - failures.length;
+  const byReason = [...counts].map(([kind, n]) => `${n} ${kind}`);
+  if (unseen > 0) byReason.push(`${unseen} not kept (only the first ${failures.length} are)`);
+  lines.push(`... and ${total - shown} more failed documents: ${byReason.join(", ")}`);
+  return lines;
+}
+
 export function printResult(result: SyncResult, json: boolean): void {
   if (json) {
     const { error, ...rest } = result;
@@ -14,6 +39,7 @@ export function printResult(result: SyncResult, json: boolean): void {
   }
   const table = new Table({
     head: ["table", "rows read", "sent", "unchanged", "filtered", "oversize", "state"],
+    ...(useColour() ? {} : { style: PLAIN }),
   });
   for (const s of result.streams) {
     table.push([
@@ -35,7 +61,7 @@ export function printResult(result: SyncResult, json: boolean): void {
       `index ${result.indexName} has ${result.indexCount ?? "?"} documents\n`,
   );
   for (const w of result.warnings) out.write(`warning: ${w}\n`);
-  for (const f of result.failures.slice(0, 10)) out.write(`failed: id ${f.id}: ${f.reason}\n`);
+  for (const line of failureLines(result.failures, result.bulk.failed)) out.write(`${line}\n`);
   for (const c of result.collisions.slice(0, 10)) out.write(`collision: ${c.message}\n`);
   for (const o of result.oversize.slice(0, 10)) {
     out.write(`over the size limit: ${o.stream} key ${JSON.stringify(o.key)} (${o.bytes} bytes)\n`);

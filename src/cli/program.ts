@@ -11,7 +11,9 @@ export function buildProgram(): Command {
     .name("pgsearch")
     .description("Keep Elasticsearch search indices in sync with PostgreSQL.")
     .version("0.1.0")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors throw (main.ts exits 2) instead of exiting 1, which means "sync failed".
+    .exitOverride();
   addSyncCommand(program);
   addInspectCommands(program);
   addManagementCommands(program, (error) => reportError(error));
@@ -40,7 +42,7 @@ function addSyncCommand(program: Command): void {
     )
     .option("--slot <name>", "replication slot (and publication) name for --follow", "pgsearch")
     .option("--json", "print the result as JSON on stdout")
-    .option("--log-level <level>", "debug, info, warning, error", "warn")
+    .option("--log-level <level>", "debug, info, warning, error", "warning")
     .action(async (opts) => {
       const { createLogger, normalizeLogLevel } = await import("../observability/logger.js");
       let level: string;

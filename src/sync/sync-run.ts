@@ -284,6 +284,7 @@ export class SyncRun {
 }
 
 function createWriter(deps: SyncDependencies, request: SyncRequest, log: Logger): BulkWriter<BatchTicket> {
+  let failed = 0;
   const o = request.options;
   return new BulkWriter<BatchTicket>({
     client: deps.client,
@@ -301,12 +302,16 @@ function createWriter(deps: SyncDependencies, request: SyncRequest, log: Logger)
     signal: request.signal,
     onItem: (item, _outcome, failure) => {
       item.tag?.ack();
-      if (failure !== undefined) {
+      if (failure === undefined) return;
+      // The first ten in full, then one line at 100, 1000, ...: the result lists them by reason.
+      failed++;
+      if (failed <= 10)
         log.error(
           { document_id: failure.id, status: failure.status, table: item.tag?.stream },
           `document failed: ${failure.reason}`,
         );
-      }
+      else if (Number.isInteger(Math.log10(failed)))
+        log.error({ failed }, `${failed} documents failed so far; the latest: ${failure.reason}`);
     },
     onRetry: (info) => {
       log.warn(info, "Elasticsearch pushed back; retrying");

@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { EXIT_BY_CODE, redactCredentials, reportError } from "../../src/cli/exit-codes.js";
+import { failureLines, useColour } from "../../src/cli/output.js";
+import { ERROR_CODES, SourceError } from "../../src/errors.js";
+import { runCli } from "../helpers/cli.js";
+
+describe("CLI conventions", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  it("a usage error (unknown option, unknown command) exits 2, --help and --version 0", () => {
+    expect(runCli("sync", "--no-such-option").status).toBe(2);
+    expect(runCli("no-such-command").status).toBe(2);
+    expect(runCli("--version").status).toBe(0);
+    expect(runCli("job", "--help").status).toBe(0);
+  });
+
+  it("every error code has an exit code; invalid configuration is 2", () => {
+    expect(Object.keys(EXIT_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
+    expect(EXIT_BY_CODE.config_invalid).toBe(2);
+    expect(EXIT_BY_CODE.source_unreachable).toBe(1);
+  });
+
+  it("a connection URL pasted into host is printed without its password (issue 10.14)", () => {
+    const written: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const code = reportError(
+      new SourceError('cannot connect to "postgres://app:S3cret-PW@db.internal:5432/shop": ENOTFOUND', {
+        code: "source_unreachable",
+      }),
+    );
+    expect(code).toBe(1);
+    expect(written.join("")).toContain("postgres://app:***@db.internal:5432/shop");
+    expect(written.join("")).not.toContain("S3cret-PW");
+    expect(redactCredentials("host=db password='a b' user=x")).toBe("host=db password=*** user=x");
+  });
+
+  it("4,000 refused documents print 10 lines and one count by reason (issue 10.15)", () => {
+    const failures = Array.from({ length: 100 }, (_, i) => ({
+      id: String(i),
+      reason: "cluster_block_exception: index [x] blocked by: [FORBIDDEN/8/index write (api)];",
+    }));
+    const lines = failureLines(failures, 4000);
+    expect(lines).toHaveLength(11);
+    expect(lines[10]).toBe(
+      "... and 3990 more failed documents: 90 cluster_block_exception, 3900 not kept (only the first 100 are)",
+    );
+  });
+
+  it("no colour with NO_COLOR or when stdout is not a terminal", () => {
+    const tty = { isTTY: true };
+    vi.stubEnv("NO_COLOR", "");
+    expect(useColour(tty)).toBe(true);
+    expect(useColour({ isTTY: false })).toBe(false);
+    vi.stubEnv("NO_COLOR", "1");
+    expect(useColour(tty)).toBe(false);
+  });
+});
