@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   "delete_guard",
   "sync_partial",
   "lock_held",
+  "lock_lost",
   "slot_in_use",
   "follow_table_gone",
   "follow_key_changed",

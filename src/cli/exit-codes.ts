@@ -31,6 +31,7 @@ export const EXIT_BY_CODE: Record<ErrorCode, number> = {
   delete_guard: EXIT.syncFailed,
   sync_partial: EXIT.syncFailed,
   lock_held: EXIT.syncFailed,
+  lock_lost: EXIT.syncFailed,
   slot_in_use: EXIT.syncFailed,
   follow_table_gone: EXIT.syncFailed,
   follow_key_changed: EXIT.syncFailed,
