@@ -96,7 +96,11 @@ afterAll(async () => {
   await es.close();
 });
 
-describe("API keys (emulated security API: the test distribution has no security module)", () => {
+// API-key CREATION is emulated: the test distribution's security module cannot create API keys
+// (its security index needs analysis-common, which the integ-test zip lacks). Everything that
+// needs real authentication (wrong api_key, username/password) runs against a security-enabled
+// node in security.test.ts.
+describe("API keys (key creation emulated: the test distribution cannot create API keys)", () => {
   let encodedKey = "";
 
   it("connector create --create-api-key asks for the reference's role and records the key id", async () => {
@@ -150,15 +154,5 @@ describe("API keys (emulated security API: the test distribution has no security
     const system = requests.filter((r) => r.path.includes(".elastic-connectors"));
     for (const r of system) expect(r.authorization).toBeUndefined();
     expect(logs).not.toContain(encodedKey);
-  });
-
-  it("a wrong api_key fails the job with Elasticsearch's 401, and the key is not printed", async () => {
-    const wrongKey = Buffer.from("nope:not-a-key").toString("base64");
-    const { job, logs } = await runJobThroughService(writeConfig("wrong-key.yml", wrongKey));
-    expect(job?.status).toBe("error");
-    console.log(`job error with a wrong api_key: ${String(job?.error)}`);
-    expect(job?.error).toMatch(/401|security_exception|authenticate/);
-    expect(job?.error).not.toContain(wrongKey);
-    expect(logs).not.toContain(wrongKey);
   });
 });
