@@ -101,9 +101,9 @@ afterAll(async () => {
 // needs real authentication (wrong api_key, username/password) runs against a security-enabled
 // node in security.test.ts.
 describe("API keys (key creation emulated: the test distribution cannot create API keys)", () => {
-  let encodedKey = "";
-
-  it("connector create --create-api-key asks for the reference's role and records the key id", async () => {
+  // One test: the key the first step creates is what the second step uses, so neither depends on
+  // another test having run.
+  it("connector create --create-api-key asks for the reference's role and records the key id; that key then writes the content index, the service's own credentials the rest", async () => {
     const created = await runCliAsync(
       "connector",
       "create",
@@ -133,16 +133,13 @@ describe("API keys (key creation emulated: the test distribution cannot create A
     });
     const printed = /connectors\[\]\.api_key:\n(\S+)/.exec(created.stdout);
     expect(printed, created.stdout).not.toBeNull();
-    encodedKey = printed?.[1] ?? "";
+    const encodedKey = printed?.[1] ?? "";
     const keyId = Buffer.from(encodedKey, "base64").toString("utf8").split(":")[0];
     const doc = (await es.get<ConnectorDocument>({ index: CONNECTORS_INDEX, id: connectorId }))._source;
     expect(doc?.api_key_id).toBe(keyId);
 
     await saveConnectorForm(es, connectorId, stackConnectorValues(schema, { tables: "employee" }));
-  });
 
-  it("a connector's api_key writes its content index; the service's own credentials do the rest", async () => {
-    expect(encodedKey).not.toBe("");
     const before = emulator.forwarded.length;
     const { job, logs } = await runJobThroughService(writeConfig("with-key.yml", encodedKey));
     expect(job, logs).toMatchObject({ status: "completed", indexed_document_count: 3 });
