@@ -3,12 +3,8 @@ import { Option } from "@commander-js/extra-typings";
 import type { Client } from "@elastic/elasticsearch";
 import Table from "cli-table3";
 import { PgSearchError } from "../errors.js";
-import { silentLogger } from "../observability/logger.js";
-import { chooseProtocol } from "../service/choose-protocol.js";
 import type { IndexProtocol } from "../service/index-protocol.js";
 import type { ConnectorDocument, JobDocument, Versioned } from "../service/protocol.js";
-import { loadServiceConfig } from "../service/service-config.js";
-import { connectElasticsearch } from "../sink/es-client.js";
 
 const PLAIN = { head: [], border: [] };
 
@@ -20,6 +16,14 @@ interface Connection {
 
 /** Runs `work` against the cluster of config.yml through the detected backend, closed afterwards. */
 async function withConnection<T>(configPath: string, work: (c: Connection) => Promise<T>): Promise<T> {
+  // Imported here, not at the top: `pgsearch --help` should not load the Elasticsearch client.
+  const [{ silentLogger }, { chooseProtocol }, { loadServiceConfig }, { connectElasticsearch }] =
+    await Promise.all([
+      import("../observability/logger.js"),
+      import("../service/choose-protocol.js"),
+      import("../service/service-config.js"),
+      import("../sink/es-client.js"),
+    ]);
   const config = loadServiceConfig(configPath, { ...process.env });
   const es = await connectElasticsearch(config.elasticsearch);
   try {
