@@ -10,31 +10,51 @@ import { EXIT, reportError } from "./exit-codes.js";
 import { PLAIN } from "./output.js";
 import { wireStandalone } from "./wiring.js";
 
-export async function runValidate(path: string): Promise<number> {
+export async function runValidate(path: string, json = false): Promise<number> {
   const logger = await createLogger({ level: "error" });
   let close = (): Promise<void> => Promise.resolve();
+  // Text lines as each check passes; with --json one object at the end.
+  const report: Record<string, unknown> = {};
+  const say = (key: string, value: unknown, line: string): void => {
+    report[key] = value;
+    if (!json) process.stdout.write(`${line}\n`);
+  };
   try {
     const config = loadAppConfig(path);
-    process.stdout.write("configuration: ok\n");
+    say("configuration", "ok", "configuration: ok");
     const rules = await prepareRules(config.syncRules);
-    process.stdout.write(`sync rules: ok (${rules.advanced.length} advanced)\n`);
+    say(
+      "syncRules",
+      { advanced: rules.advanced.length },
+      `sync rules: ok (${rules.advanced.length} advanced)`,
+    );
     const wired = await wireStandalone(config, logger);
     close = wired.close;
     const server = await wired.source.ping();
-    process.stdout.write(
-      `postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})\n`,
+    say(
+      "postgresql",
+      server,
+      `postgresql: ok (${server.version}, track_commit_timestamp ${server.commitTimestamps ? "on" : "off"})`,
     );
     const engine = wired.es.engine === "opensearch" ? "OpenSearch " : "";
-    process.stdout.write(`elasticsearch: ok (${engine}${wired.es.version})
-`);
-    for (const warning of await wired.source.roleWarnings())
-      process.stdout.write(`warning: ${warning}
-`);
+    say(
+      "elasticsearch",
+      { engine: wired.es.engine, version: wired.es.version },
+      `elasticsearch: ok (${engine}${wired.es.version})`,
+    );
+    const warnings = await wired.source.roleWarnings();
+    report.warnings = warnings;
+    if (!json) for (const warning of warnings) process.stdout.write(`warning: ${warning}\n`);
     const plan = await wired.source.plan(rules.advanced);
-    process.stdout.write(`streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped\n`);
-    for (const s of plan.skipped) process.stdout.write(`  skipped ${s.table}: ${s.reason}\n`);
+    say(
+      "streams",
+      { toSync: plan.streams.map((st) => st.id), skipped: plan.skipped },
+      `streams: ${plan.streams.length} to sync, ${plan.skipped.length} skipped` +
+        plan.skipped.map((sk) => `\n  skipped ${sk.table}: ${sk.reason}`).join(""),
+    );
     const documents = await new SearchIndex(wired.es.client, config.indexName).count().catch(() => 0);
     assertSelectsSomething(plan, documents, config.indexName, rules.advanced.length > 0);
+    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return EXIT.ok;
   } catch (error) {
     return reportError(error);
@@ -43,7 +63,7 @@ export async function runValidate(path: string): Promise<number> {
   }
 }
 
-export async function runTables(path: string): Promise<number> {
+export async function runTables(path: string, json = false): Promise<number> {
   const logger = await createLogger({ level: "error" });
   let close = (): Promise<void> => Promise.resolve();
   try {
@@ -52,6 +72,20 @@ export async function runTables(path: string): Promise<number> {
     const wired = await wireStandalone(config, logger);
     close = wired.close;
     const plan = await wired.source.plan(rules.advanced);
+    if (json) {
+      const rows = [
+        ...plan.streams.map((st) => ({
+          stream: st.id,
+          key: st.keyIndexes.map((i) => st.columns[i]?.name ?? "?"),
+          columns: st.columns.length,
+          estimatedRows: st.estimatedRows < 0 ? null : st.estimatedRows,
+          status: "sync",
+        })),
+        ...plan.skipped.map((sk) => ({ stream: sk.table, status: "skipped", reason: sk.reason })),
+      ];
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      return EXIT.ok;
+    }
     const table = new Table({ head: ["stream", "key", "columns", "estimated rows", "status"], style: PLAIN });
     for (const s of plan.streams) {
       table.push([

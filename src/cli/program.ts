@@ -62,9 +62,10 @@ function addInspectCommands(program: Command): void {
     .command("validate")
     .description("check configuration, sync rules and connectivity without writing anything")
     .addOption(configOption())
+    .option("--json", "print the checks as one JSON object on stdout")
     .action(async (opts) => {
       const { runValidate } = await import("./inspect-commands.js");
-      process.exitCode = await runValidate(opts.config);
+      process.exitCode = await runValidate(opts.config, opts.json === true);
     });
 
   program
@@ -73,9 +74,10 @@ function addInspectCommands(program: Command): void {
       "list what a sync would read: tables, keys, row estimates, and skipped tables with the reason",
     )
     .addOption(configOption())
+    .option("--json", "print the streams as a JSON array on stdout")
     .action(async (opts) => {
       const { runTables } = await import("./inspect-commands.js");
-      process.exitCode = await runTables(opts.config);
+      process.exitCode = await runTables(opts.config, opts.json === true);
     });
 
   program

@@ -102,6 +102,30 @@ describe("the pgsearch command", () => {
     expect(result.stdout).toMatch(new RegExp(`${schema}\\.audit.*skipped: has no primary key`));
   });
 
+  it("tables --json and validate --json: the same facts as one JSON document on stdout", () => {
+    const path = writeConfig("tables-json.yml", goodConfiguration());
+    const tables = cli("tables", "--config", path, "--json");
+    expect(tables.status).toBe(0);
+    const rows = JSON.parse(tables.stdout) as {
+      stream: string;
+      key?: string[];
+      status: string;
+      reason?: string;
+    }[];
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stream: `${schema}.employee`, key: ["emp_id"], status: "sync" }),
+        expect.objectContaining({ stream: `${schema}.audit`, status: "skipped" }),
+      ]),
+    );
+    const validate = cli("validate", "--config", path, "--json");
+    expect(validate.status).toBe(0);
+    expect(JSON.parse(validate.stdout)).toMatchObject({
+      configuration: "ok",
+      elasticsearch: { version: expect.any(String) as string },
+    });
+  });
+
   it("config schema: prints a JSON Schema", () => {
     const result = cli("config", "schema");
     expect(result.status).toBe(0);
