@@ -1,51 +1,51 @@
-import type { Versioned } from "./protocol.js";
-import { resolvePostgresConfig } from "../config/postgres-config.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { resolvePostgresConfig, type PostgresConfig } from "../config/postgres-config.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
-import { ChangeFollower, dropSlot, followRetryDelayMs } from "../sync/follow.js";
+import { dropSlot } from "../sync/follow.js";
+import { FollowSession } from "../sync/follow-session.js";
 import { prepareRules } from "../sync/prepare.js";
-import type { ConnectorDocument } from "./protocol.js";
+import { ElasticsearchStateStore } from "../sync/state-store.js";
+import type { ConnectorDocument, Versioned } from "./protocol.js";
 import { contentClientFor, type ServiceDependencies } from "./service-deps.js";
 
+interface Follower {
+  /** syncing: the initial full sync runs; retrying: a transient failure, resuming from the slot; failed: stopped. */
+  phase: "syncing" | "following" | "retrying" | "failed";
+  /** Kept to drop the slot after the connector document is gone. */
+  config: PostgresConfig;
+  controller: AbortController;
+  done: Promise<void>;
+  /** What the session was started with: a failed session restarts only when this changes. */
+  fingerprint: string;
+}
+
 /**
- * Follower supervision (`follow_changes`): one change follower per connector, started after its
- * initial full sync, retried with backoff when the stream fails, stopped (and its slot dropped)
- * when the option is turned off or the connector is deleted.
+ * Follower supervision (`follow_changes`): one follow session per connector (the same
+ * FollowSession as `sync --follow`: slot and lock, the initial full sync run as a job Kibana sees,
+ * transient failures retried from the slot). A permanent failure (a refused document, a dropped
+ * table) stops it with the connector in `error`, not retried until its configuration or sync
+ * rules change. Turning the option off, or deleting the connector, stops it and drops the slot.
  */
 export class FollowerSupervisor {
+  private readonly followers = new Map<string, Follower>();
+
   constructor(private readonly deps: ServiceDependencies) {}
 
   /** Stops every follower (service shutdown). */
   async stopAll(): Promise<void> {
-    for (const follower of this.followers.values()) follower.controller?.abort();
-    await Promise.all([...this.followers.values()].map((f) => f.done ?? Promise.resolve()));
+    for (const follower of this.followers.values()) follower.controller.abort();
+    await Promise.all([...this.followers.values()].map((f) => f.done));
   }
 
-  private readonly followers = new Map<
-    string,
-    {
-      /** syncing: the initial full sync runs; retrying: the stream failed and waits for retryAt. */
-      phase: "syncing" | "following" | "retrying";
-      /** Kept to drop the slot after the connector document is gone. */
-      config: ReturnType<typeof resolvePostgresConfig>;
-      jobId?: string;
-      controller?: AbortController;
-      done?: Promise<void>;
-      /** Stream failures in a row; reset when a batch is applied. */
-      failures: number;
-      retryAt?: number;
-    }
-  >();
+  /** Whether a follower streams changes for the connector (for tests and status). */
+  isFollowing(connectorId: string): boolean {
+    return this.followers.get(connectorId)?.phase === "following";
+  }
 
-  /**
-   * `follow_changes`: the slot is created first, then a full sync runs, then the slot is
-   * streamed (so the stream never overwrites newer data with the snapshot's). Turning it off, or
-   * deleting the connector, stops following and drops the slot.
-   */
   async manage(connectorId: string, connector: Versioned<ConnectorDocument> | undefined): Promise<void> {
     const state = this.followers.get(connectorId);
-    const slot = slotNameFor(connectorId);
-    let config: ReturnType<typeof resolvePostgresConfig> | undefined;
+    let config: PostgresConfig | undefined;
     try {
       config =
         connector === undefined
@@ -57,150 +57,124 @@ export class FollowerSupervisor {
     const gone = connector === undefined && !(await this.deps.protocol.connectorExists(connectorId));
     if (config?.followChanges !== true) {
       if (state !== undefined || gone) {
-        state?.controller?.abort();
-        await state?.done;
-        this.followers.delete(connectorId);
+        await this.stop(connectorId);
         if (gone || config !== undefined) await this.dropFollowerSlot(connectorId, config ?? state?.config);
       }
       return;
     }
     if (connector === undefined) return;
-    if (state === undefined) {
-      const source = new PostgresSource(config, connectionFactory(config));
-      const plan = await source.plan(await this.advancedRulesOf(connector));
-      const follower = new ChangeFollower(source, this.deps.client, plan, this.deps.logger);
-      const admin = await connectionFactory(config).connect();
-      try {
-        await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
-      } finally {
-        await admin.end();
-      }
-      const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
-      this.followers.set(connectorId, { phase: "syncing", config, jobId, failures: 0 });
-      this.deps.logger.info(
-        { connector_id: connectorId, slot, job_id: jobId },
-        "follow_changes: slot ready, initial full sync queued",
-      );
-      return;
+    const fingerprint = JSON.stringify([connector.doc.configuration, connector.doc.filtering?.[0]?.active]);
+    if (state !== undefined) {
+      if (state.phase !== "failed" || state.fingerprint === fingerprint) return;
+      await this.stop(connectorId);
     }
-    if (state.phase === "syncing" && state.jobId !== undefined) {
-      const job = await this.deps.protocol.getJob(state.jobId);
-      if (job?.doc.status !== "completed") return;
-      await this.startFollowing(connectorId, connector, config, 0);
-      return;
-    }
-    if (state.phase === "retrying" && Date.now() >= (state.retryAt ?? 0)) {
-      // The slot kept every change since the last acknowledged batch, so streaming resumes
-      // without a full sync, unless the slot itself is gone.
-      const source = new PostgresSource(config, connectionFactory(config));
-      const follower = new ChangeFollower(
-        source,
-        this.deps.client,
-        await source.plan(await this.advancedRulesOf(connector)),
-        this.deps.logger,
-      );
-      const admin = await connectionFactory(config).connect();
-      let slotState: "created" | "exists";
-      try {
-        slotState = await follower.ensureSlot({ slotName: slot, publication: slot }, admin);
-      } finally {
-        await admin.end();
-      }
-      if (slotState === "created") {
-        const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
-        this.followers.set(connectorId, { phase: "syncing", config, jobId, failures: state.failures });
-        this.deps.logger.warn(
-          { connector_id: connectorId, slot, job_id: jobId },
-          "follow_changes: the replication slot was gone; recreated it and queued a full sync",
-        );
-        return;
-      }
-      await this.startFollowing(connectorId, connector, config, state.failures);
-    }
+    await this.start(connector, config, fingerprint);
   }
 
-  /** Streams the slot's changes; a failure schedules a retry with exponential backoff. */
-  private async startFollowing(
-    connectorId: string,
+  private async stop(connectorId: string): Promise<void> {
+    const state = this.followers.get(connectorId);
+    state?.controller.abort();
+    await state?.done;
+    this.followers.delete(connectorId);
+  }
+
+  private async start(
     connector: Versioned<ConnectorDocument>,
-    config: ReturnType<typeof resolvePostgresConfig>,
-    failures: number,
+    config: PostgresConfig,
+    fingerprint: string,
   ): Promise<void> {
-    const slot = slotNameFor(connectorId);
-    const source = new PostgresSource(config, connectionFactory(config));
+    const { deps } = this;
+    const connectorId = connector.id;
+    const indexName = connector.doc.index_name ?? "";
     const rules = await prepareRules({
       basic: connector.doc.filtering?.[0]?.active.rules ?? [],
       advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
     });
-    const plan = await source.plan(rules.advanced);
-    const follower = new ChangeFollower(
-      source,
-      contentClientFor(this.deps, connectorId),
-      plan,
-      this.deps.logger,
-    );
     const controller = new AbortController();
-    const entry = { phase: "following" as const, config, controller, failures, done: Promise.resolve() };
-    entry.done = follower
-      .run({
-        indexName: connector.doc.index_name ?? "",
-        slotName: slot,
-        publication: slot,
-        basicRules: rules.basic,
-        sync: this.deps.config.sync,
-        signal: controller.signal,
-        onApplied: (batch) => {
-          entry.failures = 0;
-          this.deps.metrics?.documentsIndexed.inc({ connector: connectorId }, batch.indexed);
-          this.deps.metrics?.documentsDeleted.inc({ connector: connectorId }, batch.deleted);
-          this.deps.logger.info(
-            { connector_id: connectorId, keys: batch.keys, lsn: batch.lsn },
-            "changes applied",
-          );
-        },
-        onHealth: (health) => {
-          this.deps.metrics?.followLagSeconds.set({ connector: connectorId }, health.lagSeconds);
-          this.deps.metrics?.slotRetainedBytes.set({ connector: connectorId }, health.retainedBytes);
-        },
-      })
-      .catch(async (error: unknown) => {
-        if (controller.signal.aborted) return;
-        const attempt = entry.failures + 1;
-        const delayMs = followRetryDelayMs(attempt);
-        this.deps.logger.error(
+    const entry: Follower = { phase: "syncing", config, controller, done: Promise.resolve(), fingerprint };
+    const labels = { connector: connectorId };
+    const session = new FollowSession({
+      source: new PostgresSource(config, connectionFactory(config)),
+      client: contentClientFor(deps, connectorId),
+      stateClient: deps.client,
+      logger: deps.logger.child({ connector_id: connectorId }),
+      indexName,
+      slotName: slotNameFor(connectorId),
+      advancedRules: rules.advanced,
+      basicRules: rules.basic,
+      sync: deps.config.sync,
+      signal: controller.signal,
+      initialSync: (reason) => this.initialSync(connector, reason, controller.signal),
+      indexComplete: async () =>
+        (await new ElasticsearchStateStore(deps.client).load(indexName, controller.signal))?.status ===
+        "completed",
+      onFollowing: () => {
+        entry.phase = "following";
+        deps.logger.info({ connector_id: connectorId, slot: slotNameFor(connectorId) }, "following changes");
+      },
+      onApplied: (batch) => {
+        entry.phase = "following";
+        deps.metrics?.documentsIndexed.inc(labels, batch.indexed);
+        deps.metrics?.documentsDeleted.inc(labels, batch.deleted);
+        deps.logger.info({ connector_id: connectorId, keys: batch.keys, lsn: batch.lsn }, "changes applied");
+      },
+      onHealth: (health) => {
+        deps.metrics?.followLagSeconds.set(labels, health.lagSeconds);
+        deps.metrics?.slotRetainedBytes.set(labels, health.retainedBytes);
+      },
+      onRetry: ({ attempt, delayMs, error }) => {
+        entry.phase = "retrying";
+        deps.logger.error(
           { connector_id: connectorId, err: error, attempt, retry_in_ms: delayMs },
           "following changes failed; retrying",
         );
-        this.followers.set(connectorId, {
-          phase: "retrying",
-          config,
-          failures: attempt,
-          retryAt: Date.now() + delayMs,
-        });
-        await this.deps.protocol
-          .updateConnector(connectorId, {
-            status: "error",
-            error: `following changes failed (attempt ${String(attempt)}, retrying in ${String(Math.round(delayMs / 1000))} s): ${(error as Error).message}`,
-          })
-          .catch(() => undefined);
-      });
-    this.followers.set(connectorId, entry);
-    this.deps.logger.info({ connector_id: connectorId, slot }, "following changes");
-  }
-
-  private async advancedRulesOf(connector: Versioned<ConnectorDocument>) {
-    return (
-      await prepareRules({
-        basic: [],
-        advanced: connector.doc.filtering?.[0]?.active.advanced_snippet.value ?? [],
+      },
+    });
+    entry.done = session
+      .run()
+      .then((result) => {
+        if (result === "sync_incomplete")
+          return this.fail(entry, connectorId, "the initial full sync did not complete");
+        return undefined;
       })
-    ).advanced;
+      .catch((error: unknown) => this.fail(entry, connectorId, (error as Error).message));
+    this.followers.set(connectorId, entry);
   }
 
-  private async dropFollowerSlot(
-    connectorId: string,
-    config: ReturnType<typeof resolvePostgresConfig> | undefined,
-  ): Promise<void> {
+  /** The slot's full sync, as a job Kibana shows: true when it completed. */
+  private async initialSync(
+    connector: Versioned<ConnectorDocument>,
+    reason: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const jobId = await this.deps.protocol.createJob(connector, "full", "on_demand");
+    this.deps.logger.info(
+      { connector_id: connector.id, job_id: jobId, reason },
+      "follow_changes: full sync queued",
+    );
+    while (!signal.aborted) {
+      const status = (await this.deps.protocol.getJob(jobId))?.doc.status;
+      if (status === "completed") return true;
+      if (status === undefined || status === "error" || status === "canceled") return false;
+      await sleep(200, undefined, { signal }).catch(() => undefined);
+    }
+    return false;
+  }
+
+  /** A permanent failure: the connector shows it; no retry until its configuration changes. */
+  private async fail(entry: Follower, connectorId: string, message: string): Promise<void> {
+    if (entry.controller.signal.aborted) return;
+    entry.phase = "failed";
+    this.deps.logger.error({ connector_id: connectorId }, `following changes stopped: ${message}`);
+    await this.deps.protocol
+      .updateConnector(connectorId, {
+        status: "error",
+        error: `following changes stopped: ${message} (fix the cause, then edit the connector or restart the service)`,
+      })
+      .catch(() => undefined);
+  }
+
+  private async dropFollowerSlot(connectorId: string, config: PostgresConfig | undefined): Promise<void> {
     if (config === undefined) return;
     const admin = await connectionFactory(config)
       .connect()
@@ -213,11 +187,6 @@ export class FollowerSupervisor {
     } finally {
       await admin.end();
     }
-  }
-
-  /** Whether a follower streams changes for the connector (for tests and status). */
-  isFollowing(connectorId: string): boolean {
-    return this.followers.get(connectorId)?.phase === "following";
   }
 }
 

@@ -523,10 +523,17 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
     const svc = service([id]);
     await svc.tick();
     await configure(id, pgValues({ tables: "employee", follow_changes: true }));
-    await svc.tick(); // connected; slot created; initial full sync queued and started
-    await svc.idle();
-    await svc.tick(); // the full sync completed: start following
-    expect(svc.isFollowing(id)).toBe(true);
+    // Connected; the follow session creates the slot and queues the initial full sync as a job,
+    // which the service runs; once it completed, the session streams.
+    await until(
+      "the follower to stream",
+      async () => {
+        await svc.tick();
+        return svc.isFollowing(id) ? true : undefined;
+      },
+      60_000,
+    );
+    expect(await jobCount(id)).toBe(1);
     const slot = slotNameFor(id);
     expect(
       (await admin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [slot])).rowCount,
