@@ -43,6 +43,11 @@ function addSyncCommand(program: Command): void {
     .option("--slot <name>", "replication slot (and publication) name for --follow", "pgsearch")
     .option("--json", "print the result as JSON on stdout")
     .option("--log-level <level>", "debug, info, warning, error", "warning")
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics (/metrics, /healthz, /readyz) while syncing and following",
+    )
+    .option("--metrics-host <address>", "address the metrics server listens on", "127.0.0.1")
     .action(async (opts) => {
       const { createLogger, normalizeLogLevel } = await import("../observability/logger.js");
       let level: string;

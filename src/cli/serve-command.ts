@@ -7,6 +7,7 @@ import { chooseProtocol } from "../service/choose-protocol.js";
 import { ConnectorService } from "../service/connector-service.js";
 import { loadServiceConfig } from "../service/service-config.js";
 import { clientWithCredentials, connectElasticsearch } from "../sink/es-client.js";
+import { metricsPort } from "./cli-metrics.js";
 import { EXIT, reportError } from "./exit-codes.js";
 
 export async function runServe(
@@ -92,12 +93,4 @@ function serveNeedsElasticsearch(version: string): ConfigError {
     `the server is OpenSearch ${version}; the connector service (serve) works with Elasticsearch only ` +
       "(Kibana manages its connectors). Use `pgsearch sync` (with --incremental or --follow) for OpenSearch",
   );
-}
-
-/** `--metrics-port`: a port number, or a usage error (exit 2). */
-export function metricsPort(value: string | undefined): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new ConfigError("--metrics-port", `must be a port number (1-65535), got ${JSON.stringify(value)}`);
-  return port;
 }

@@ -7,6 +7,7 @@ import { prepareRules, type PreparedRules } from "../sync/prepare.js";
 import { ElasticsearchStateStore } from "../sync/state-store.js";
 import type { SyncResult } from "../sync/sync-engine.js";
 import { EXIT, reportError } from "./exit-codes.js";
+import { cliMetrics, type CliMetrics } from "./cli-metrics.js";
 import { printResult } from "./output.js";
 import { ProgressDisplay } from "./progress.js";
 import { wireStandalone } from "./wiring.js";
@@ -20,6 +21,8 @@ export async function runSync(
     json?: true;
     follow?: true;
     slot: string;
+    metricsPort?: string;
+    metricsHost: string;
   },
   logger: Logger,
 ): Promise<number> {
@@ -40,6 +43,11 @@ export async function runSync(
     const wired = await wireStandalone(config, logger, controller.signal);
     close = wired.close;
     const display = new ProgressDisplay();
+    const metrics = await cliMetrics(opts, wired, config.indexName);
+    close = async () => {
+      metrics?.server.close();
+      await wired.close();
+    };
     let exitCode: number = EXIT.ok;
     const sync = async (): Promise<boolean> => {
       const result = await wired.engine.run({
@@ -56,6 +64,7 @@ export async function runSync(
         },
       });
       printResult(result, opts.json === true);
+      metrics?.recordSync(result);
       exitCode = syncExitCode(result);
       return result.status === "completed";
     };
@@ -63,7 +72,16 @@ export async function runSync(
       await sync();
       return exitCode;
     }
-    const ended = await followSession(opts.slot, config, rules, wired, sync, logger, controller.signal).run();
+    const ended = await followSession(
+      opts.slot,
+      config,
+      rules,
+      wired,
+      sync,
+      logger,
+      controller.signal,
+      metrics,
+    ).run();
     return ended === "sync_incomplete" ? exitCode : EXIT.ok;
   } catch (error) {
     return reportError(error);
@@ -94,6 +112,7 @@ function followSession(
   sync: () => Promise<boolean>,
   logger: Logger,
   signal: AbortSignal,
+  metrics?: CliMetrics,
 ): FollowSession {
   const state = new ElasticsearchStateStore(wired.es.client);
   return new FollowSession({
@@ -113,12 +132,14 @@ function followSession(
     },
     indexComplete: async () => (await state.load(config.indexName, signal))?.status === "completed",
     onFollowing: ({ fullSync }) => {
+      metrics?.following();
       logger.info({ slot }, "following changes");
       process.stderr.write(
         `following changes through slot ${slot}${fullSync ? "" : " from its position (no full sync needed)"} (Ctrl-C stops; the slot keeps the position)\n`,
       );
     },
     onApplied: (batch) => {
+      metrics?.applied(batch);
       logger.info(
         { keys: batch.keys, indexed: batch.indexed, deleted: batch.deleted, lsn: batch.lsn },
         "changes applied",

@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync, writeStackConfig } from "../helpers/cli.js";
+import { adminClient, uniqueName } from "../helpers/stack.js";
 
 describe("operations: the metrics server", () => {
   let busy: Server;
@@ -40,3 +42,59 @@ describe("operations: the metrics server", () => {
     expect(result.stderr).toContain('--metrics-port: must be a port number (1-65535), got "http"');
   });
 });
+
+describe("operations: sync --follow exposes metrics and readiness", () => {
+  it("readyz turns 200 once following; applied changes are counted", async () => {
+    const schema = uniqueName("cli_metrics");
+    const index = uniqueName("cli-metrics");
+    const slot = uniqueName("cli_metrics_slot");
+    const pg = await adminClient();
+    await pg.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.item (id int PRIMARY KEY, name text)`);
+    await pg.query(`INSERT INTO ${schema}.item VALUES (1, 'one')`);
+    const config = writeStackConfig({ index, schema });
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(
+      process.execPath,
+      [
+        ...["--import", "tsx", "src/cli/main.ts", "sync", "-c", config, "--follow", "--slot", slot],
+        ...["--metrics-port", String(metricsPort)],
+      ],
+      { env: process.env, stdio: "ignore" },
+    );
+    try {
+      const base = `http://127.0.0.1:${metricsPort}`;
+      const get = (path: string) => fetch(`${base}${path}`).catch(() => undefined);
+      await until(async () => (await get("/readyz"))?.status === 200, 60_000);
+      await pg.query(`INSERT INTO ${schema}.item VALUES (2, 'two')`);
+      await until(
+        async () =>
+          /pgsearch_follow_changes_applied_total\{connector="[^"]+"\} 1/.test(
+            (await (await get("/metrics"))?.text()) ?? "",
+          ),
+        30_000,
+      );
+      const metrics = (await (await get("/metrics"))?.text()) ?? "";
+      expect(metrics).toContain(
+        `pgsearch_sync_duration_seconds_count{connector="${index}",status="completed"} 1`,
+      );
+      expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((resolve) => child.once("exit", resolve));
+      await pg.query(
+        `SELECT pg_drop_replication_slot('${slot}') FROM pg_replication_slots WHERE slot_name = '${slot}'`,
+      );
+      await pg.query(`DROP PUBLICATION IF EXISTS ${slot}; DROP SCHEMA ${schema} CASCADE`);
+      await pg.end();
+    }
+  }, 120_000);
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`not reached within ${timeoutMs} ms`);
+}
