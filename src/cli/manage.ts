@@ -240,42 +240,7 @@ function addIndexCommands(program: Command, run: Run): void {
 
 function addJobCommands(program: Command, run: Run): void {
   const job = program.command("job").description("sync jobs");
-  job
-    .command("start")
-    .description("queue an on-demand sync job for a connector; prints the job id")
-    .argument("[connector-id]", "connector id (or -i)")
-    .option("-i, --connector-id <id>", "connector id, as Elastic's CLI takes it")
-    .addOption(
-      new Option("-t, --type <type>", "job type")
-        .choices(["full", "incremental"] as const)
-        .default("full" as const),
-    )
-    .addOption(outputOption())
-    .addOption(configOption())
-    .action(
-      run(
-        async (
-          positional: string | undefined,
-          opts: {
-            config: string;
-            connectorId?: string;
-            type: "full" | "incremental";
-            output: "text" | "json";
-          },
-        ) => {
-          const connectorId = opts.connectorId ?? positional;
-          if (connectorId === undefined)
-            throw new PgSearchError("job start needs a connector id (-i <id>)", { code: "config_invalid" });
-          await withConnection(opts.config, async ({ protocol }) => {
-            const found = await protocol.getConnector(connectorId);
-            if (found === undefined || found.doc.deleted === true)
-              throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
-            const id = await protocol.createJob(found, opts.type, "on_demand");
-            process.stdout.write(opts.output === "json" ? `${JSON.stringify({ id })}\n` : `${id}\n`);
-          });
-        },
-      ),
-    );
+  addJobStart(job, run);
   job
     .command("list")
     .description("list sync jobs, newest first (all, or one connector's)")
@@ -352,6 +317,45 @@ async function deleteAllDocuments(client: Client, index: string): Promise<number
     });
     deleted += page.hits.hits.length;
   }
+}
+
+function addJobStart(job: Command, run: Run): void {
+  job
+    .command("start")
+    .description("queue an on-demand sync job for a connector; prints the job id")
+    .argument("[connector-id]", "connector id (or -i)")
+    .option("-i, --connector-id <id>", "connector id, as Elastic's CLI takes it")
+    .addOption(
+      new Option("-t, --type <type>", "job type")
+        .choices(["full", "incremental"] as const)
+        .default("full" as const),
+    )
+    .addOption(outputOption())
+    .addOption(configOption())
+    .action(
+      run(
+        async (
+          positional: string | undefined,
+          opts: {
+            config: string;
+            connectorId?: string;
+            type: "full" | "incremental";
+            output: "text" | "json";
+          },
+        ) => {
+          const connectorId = opts.connectorId ?? positional;
+          if (connectorId === undefined)
+            throw new PgSearchError("job start needs a connector id (-i <id>)", { code: "config_invalid" });
+          await withConnection(opts.config, async ({ protocol }) => {
+            const found = await protocol.getConnector(connectorId);
+            if (found === undefined || found.doc.deleted === true)
+              throw new PgSearchError(`connector ${connectorId} does not exist`, { code: "not_found" });
+            const id = await protocol.createJob(found, opts.type, "on_demand");
+            process.stdout.write(opts.output === "json" ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+          });
+        },
+      ),
+    );
 }
 
 function jobTable(jobs: Versioned<JobDocument>[]): string {

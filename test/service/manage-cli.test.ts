@@ -33,6 +33,8 @@ describe.each(["index", "api"] as const)("management CLI on the %s backend", (ba
   const indexName = `search-${id}`;
   const config = join(dir, `${backend}.yml`);
   const cli = (...args: string[]) => runCliAsync(...args, "-c", config);
+  /** Each test stands alone: the connector exists whichever test runs first (a repeat create is refused). */
+  const ensureConnector = () => cli("connector", "create", "--id", id, "-i", indexName, "-n", "Orders");
 
   beforeAll(() => {
     writeFileSync(
@@ -90,6 +92,7 @@ describe.each(["index", "api"] as const)("management CLI on the %s backend", (ba
   });
 
   it("job start -i -t, view -o json, list, cancel", async () => {
+    await ensureConnector();
     const started = await cli("job", "start", "-i", id, "-t", "full", "-o", "json");
     expect(started.status, started.stderr).toBe(0);
     const jobId = (JSON.parse(started.stdout) as { id: string }).id;
@@ -112,6 +115,7 @@ describe.each(["index", "api"] as const)("management CLI on the %s backend", (ba
   });
 
   it("index clean empties the content index and keeps it; index delete removes it", async () => {
+    await ensureConnector();
     await es.index({ index: indexName, id: "a", document: { v: 1 } });
     await es.index({ index: indexName, id: "b", document: { v: 2 }, refresh: true });
     const cleaned = await cli("index", "clean", indexName);
