@@ -58,7 +58,9 @@ function addSyncCommand(program: Command): void {
         return;
       }
       const { runSync } = await import("./sync-command.js");
-      process.exitCode = await runSync(opts, await createLogger({ level }));
+      // A person at a terminal reads lines; anything else (pipes, CI, shippers) gets ECS JSON.
+      const tty = process.stderr.isTTY;
+      process.exitCode = await runSync(opts, await createLogger({ level, human: tty, ecs: !tty }));
     });
 }
 

@@ -1,18 +1,33 @@
+import { terminal, type LiveRegion } from "../observability/logger.js";
 import type { SyncProgress } from "../sync/sync-engine.js";
 
 /**
  * Live per-table progress: redrawn in place on a TTY, a log line every few seconds otherwise
  * (so CI logs and `| tee` stay readable).
  */
-export class ProgressDisplay {
+export class ProgressDisplay implements LiveRegion {
   private lastLines = 0;
+  private rendered: string[] = [];
   private lastPlainAt = 0;
   private previous: { at: number; docs: number } | undefined;
 
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly tty = process.stderr.isTTY,
-  ) {}
+  ) {
+    // Log lines are written above the display, never through it.
+    if (tty) terminal.live = this;
+  }
+
+  clear(): void {
+    if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A\x1b[0J`);
+    this.lastLines = 0;
+  }
+
+  redraw(): void {
+    this.out.write(this.rendered.map((l) => `\x1b[2K${l}\n`).join(""));
+    this.lastLines = this.rendered.length;
+  }
 
   update(progress: SyncProgress): void {
     const now = Date.now();
@@ -48,7 +63,7 @@ export class ProgressDisplay {
       `${progress.phase}: ${sent} docs sent, ${Math.round(rate)} docs/s, ${progress.bulk.failed} failed, ${progress.deleted} deleted, ${(progress.elapsedMs / 1000).toFixed(1)}s`,
     );
     if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
-    this.out.write(lines.map((l) => `\x1b[2K${l}\n`).join(""));
-    this.lastLines = lines.length;
+    this.rendered = lines;
+    this.redraw();
   }
 }

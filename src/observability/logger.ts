@@ -56,7 +56,80 @@ export interface LoggerOptions {
   level?: string;
   /** ECS JSON (for the service and log shippers) or plain JSON lines. */
   ecs?: boolean;
+  /** Readable lines for a person at a terminal (the CLI on a TTY) instead of JSON. */
+  human?: boolean;
   destination?: pino.DestinationStream;
+}
+
+/** A live display on the terminal (the sync progress) that log lines must not tear. */
+export interface LiveRegion {
+  clear(): void;
+  redraw(): void;
+}
+export const terminal: { live?: LiveRegion } = {};
+
+/** ECS's own top-level fields; anything else a log call adds goes under `pgsearch.*`. */
+const ECS_FIELDS = new Set([
+  "@timestamp",
+  "agent",
+  "client",
+  "cloud",
+  "container",
+  "ecs",
+  "err",
+  "error",
+  "event",
+  "host",
+  "http",
+  "labels",
+  "log",
+  "message",
+  "process",
+  "service",
+  "source",
+  "tags",
+  "trace",
+  "transaction",
+  "url",
+  "user",
+  "pgsearch",
+]);
+
+function namespaced(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const own: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) (ECS_FIELDS.has(key) ? out : own)[key] = value;
+  if (Object.keys(own).length > 0) out.pgsearch = { ...(out.pgsearch as object | undefined), ...own };
+  return out;
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
+
+/** Formats pino's JSON lines as `12:00:01 WARN message key=value` around the live display. */
+function humanDestination(out: NodeJS.WritableStream = process.stderr): pino.DestinationStream {
+  return {
+    write(line: string): void {
+      const fields = JSON.parse(line) as Record<string, unknown>;
+      const { level, time, msg } = fields;
+      const rest = Object.entries(fields).filter(
+        ([k]) => !["level", "time", "msg", "pid", "hostname"].includes(k),
+      );
+      const when = new Date(typeof time === "number" ? time : Date.now()).toTimeString().slice(0, 8);
+      const extra = rest.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ");
+      terminal.live?.clear();
+      out.write(
+        `${when} ${LEVEL_NAMES[Number(level)] ?? String(level)} ${typeof msg === "string" ? msg : ""}${extra === "" ? "" : ` ${extra}`}\n`,
+      );
+      terminal.live?.redraw();
+    },
+  };
 }
 
 export async function createLogger(options: LoggerOptions = {}): Promise<Logger> {
@@ -64,11 +137,21 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
     level: options.level ?? process.env.PGSEARCH_LOG_LEVEL ?? "info",
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
-  if (options.ecs === true) {
+  if (options.ecs === true && options.human !== true) {
     const { ecsFormat } = await import("@elastic/ecs-pino-format");
-    Object.assign(base, ecsFormat({ convertErr: true }));
+    const ecs = ecsFormat({ convertErr: true, serviceName: "pgsearch" });
+    const log = ecs.formatters?.log;
+    // pgsearch's own fields under `pgsearch.*`, so they never collide with ECS's.
+    Object.assign(base, ecs, {
+      formatters: {
+        ...ecs.formatters,
+        log: (fields: Record<string, unknown>) => (log ?? ((f) => f))(namespaced(fields)),
+      },
+    });
   }
-  const destination = options.destination ?? pino.destination({ dest: 2, sync: false });
+  const destination =
+    options.destination ??
+    (options.human === true ? humanDestination() : pino.destination({ dest: 2, sync: false }));
   return pino(base, destination);
 }
 

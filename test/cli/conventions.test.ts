@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { EXIT_BY_CODE, redactCredentials, reportError } from "../../src/cli/exit-codes.js";
 import { failureLines, useColour } from "../../src/cli/output.js";
 import { ERROR_CODES, SourceError } from "../../src/errors.js";
+import { createLogger, terminal } from "../../src/observability/logger.js";
 import { runCli } from "../helpers/cli.js";
 
 describe("CLI conventions", () => {
@@ -59,5 +60,32 @@ describe("CLI conventions", () => {
     expect(useColour({ isTTY: false })).toBe(false);
     vi.stubEnv("NO_COLOR", "1");
     expect(useColour(tty)).toBe(false);
+  });
+
+  it("logs: ECS JSON with service.name and pgsearch.* fields; on a TTY readable lines above the progress display", async () => {
+    const lines: string[] = [];
+    const ecs = await createLogger({ ecs: true, destination: { write: (l: string) => void lines.push(l) } });
+    ecs.warn({ table: "public.orders", password: "hunter2" }, "slow table");
+    const record = JSON.parse(lines[0] ?? "{}") as Record<string, unknown>;
+    expect(record).toMatchObject({
+      "service.name": "pgsearch",
+      "log.level": "warn",
+      message: "slow table",
+      pgsearch: { table: "public.orders", password: "[redacted]" },
+    });
+
+    const order: string[] = [];
+    terminal.live = { clear: () => order.push("clear"), redraw: () => order.push("redraw") };
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      order.push(String(chunk));
+      return true;
+    });
+    const human = await createLogger({ human: true });
+    human.warn({ table: "public.orders" }, "slow table");
+    terminal.live = undefined;
+    expect(order).toHaveLength(3);
+    expect(order[0]).toBe("clear");
+    expect(order[1]).toMatch(/^\d\d:\d\d:\d\d WARN slow table table=public\.orders\n$/);
+    expect(order[2]).toBe("redraw");
   });
 });
