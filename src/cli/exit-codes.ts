@@ -58,6 +58,15 @@ export function reportError(error: unknown): number {
     process.stderr.write(`${redactCredentials(line)}\n`);
   };
   if (!(error instanceof PgSearchError)) {
+    // PostgreSQL's insufficient_privilege: the role lacks a right; say which, not a stack trace.
+    if ((error as { code?: unknown }).code === "42501") {
+      write(
+        `error: PostgreSQL refused: ${(error as Error).message}. sync --follow needs a role with REPLICATION ` +
+          "(ALTER ROLE ... REPLICATION) and CREATE on the database for its publication, or a publication " +
+          "and slot an administrator created; see docs/sync-modes.md",
+      );
+      return EXIT.syncFailed;
+    }
     write(`unexpected error: ${(error as Error).stack ?? String(error)}`);
     return EXIT.syncFailed;
   }

@@ -43,6 +43,29 @@ describe("operations: the metrics server", () => {
   });
 });
 
+describe("operations: sync --follow as a role without REPLICATION", () => {
+  it("says what the role needs in one line and exits 1 (issue 10.13)", async () => {
+    const config = writeStackConfig({ index: uniqueName("norepl"), schema: "public" });
+    const { readFileSync } = await import("node:fs");
+    const roUser = process.env.PG_RO_USER ?? "pgsearch_ro";
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8")
+        .replace(/username: .*/, `username: ${roUser}`)
+        .replace("${PGPASSWORD}", process.env.PG_RO_PASSWORD ?? ""),
+    );
+    const result = await runCliAsync("sync", "-c", config, "--follow", "--slot", uniqueName("norepl_slot"));
+    expect(result.status).toBe(1);
+    const lines = result.stderr
+      .trim()
+      .split("\n")
+      .filter((line) => !line.startsWith("{"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: PostgreSQL refused: permission denied.*needs a role with REPLICATION/);
+    expect(result.stderr).not.toContain(process.env.PG_RO_PASSWORD ?? "never");
+  }, 60_000);
+});
+
 describe("operations: sync --follow exposes metrics and readiness", () => {
   it("readyz turns 200 once following; applied changes are counted", async () => {
     const schema = uniqueName("cli_metrics");
