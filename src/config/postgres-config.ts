@@ -42,6 +42,9 @@ function isEmpty(value: unknown): boolean {
   return value === undefined || value === null || (typeof value === "string" && value.trim() === "");
 }
 
+type Values = Map<string, Scalar | string[]>;
+type FieldPath = (key: string) => string;
+
 /**
  * Resolves and validates the connector configuration like the reference does (comma lists,
  * int/bool coercion, defaults for empty optional fields, depends_on), collecting every problem
@@ -51,8 +54,40 @@ export function resolvePostgresConfig(
   raw: Record<string, unknown>,
   fieldPrefix = "configuration",
 ): PostgresConfig {
+  const path: FieldPath = (key) => (fieldPrefix === "" ? key : `${fieldPrefix}.${key}`);
+  const errors = unknownFieldErrors(raw, path);
+  const values = resolveFieldValues(raw, path, errors);
+  const str = (key: string): string => String(values.get(key) ?? "");
+  const num = (key: string): number => Number(values.get(key) ?? 0);
+  const ssl = resolveSsl(values, path, errors);
+  const documentMode = str("document_mode") || "compat";
+  if (documentMode !== "compat" && documentMode !== "clean") {
+    errors.push(new ConfigError(path("document_mode"), `must be "compat" or "clean", got "${documentMode}"`));
+  }
+  if (errors.length > 0) throw new ConfigErrors(errors);
+
+  return {
+    host: str("host").trim(),
+    port: num("port"),
+    username: str("username"),
+    password: str("password"),
+    database: str("database").trim(),
+    schemas: splitList(str("schema")),
+    tables: (values.get("tables") as string[] | undefined) ?? ["*"],
+    fetchSize: num("fetch_size"),
+    retryCount: num("retry_count"),
+    ssl,
+    connectTimeoutMs: num("connect_timeout") * 1000,
+    statementTimeoutMs: num("statement_timeout") * 1000,
+    documentMode: documentMode as PostgresConfig["documentMode"],
+    maxDocumentBytes: num("max_document_size"),
+    followChanges: values.get("follow_changes") === true,
+  };
+}
+
+/** One error per key that is no connector field, with the closest field name as a hint. */
+function unknownFieldErrors(raw: Record<string, unknown>, path: FieldPath): ConfigError[] {
   const errors: ConfigError[] = [];
-  const path = (key: string): string => (fieldPrefix === "" ? key : `${fieldPrefix}.${key}`);
   const known = new Set(CONNECTOR_FIELDS.map((f) => f.key));
   for (const key of Object.keys(raw)) {
     if (!known.has(key)) {
@@ -65,8 +100,13 @@ export function resolvePostgresConfig(
       );
     }
   }
+  return errors;
+}
+
+/** Every field whose depends_on holds, converted or defaulted, in the fields' display order. */
+function resolveFieldValues(raw: Record<string, unknown>, path: FieldPath, errors: ConfigError[]): Values {
   const plain = new Map<string, unknown>(Object.entries(raw).map(([k, v]) => [k, plainValue(v)]));
-  const values = new Map<string, Scalar | string[]>();
+  const values: Values = new Map();
   const dependsMet = (f: FieldDefinition): boolean =>
     f.dependsOn.every(
       (d) => values.get(d.field) === d.value || String(values.get(d.field)) === String(d.value),
@@ -76,40 +116,41 @@ export function resolvePostgresConfig(
     if (!dependsMet(f)) continue;
     const value = plain.get(f.key);
     if (isEmpty(value) && f.key === "ssl_ca") {
-      // Checked below: only verify-ca and verify-full need it.
+      // Checked by resolveSsl: only verify-ca and verify-full need it.
       values.set(f.key, "");
-      continue;
+    } else if (isEmpty(value)) {
+      const fallback = emptyFieldValue(f, plain);
+      if (fallback === undefined) errors.push(new ConfigError(path(f.key), `'${f.label}' cannot be empty.`));
+      else values.set(f.key, fallback);
+    } else {
+      const converted = convert(f, value);
+      if (converted instanceof ConfigError) {
+        errors.push(new ConfigError(path(f.key), converted.message.replace(/^[^:]*: /, "")));
+      } else values.set(f.key, converted);
     }
-    if (isEmpty(value)) {
-      if (
-        f.required &&
-        f.type !== "bool" &&
-        !(f.type === "int" && f.defaultValue !== null && f.defaultValue !== "")
-      ) {
-        if (f.type === "list" && f.defaultValue !== "") {
-          values.set(f.key, splitList(String(f.defaultValue)));
-          continue;
-        }
-        // With a client certificate, PostgreSQL may authenticate by certificate alone.
-        const certificateLogin = f.key === "password" && !isEmpty(plain.get("ssl_cert"));
-        if (!certificateLogin) errors.push(new ConfigError(path(f.key), `'${f.label}' cannot be empty.`));
-        else values.set(f.key, "");
-        continue;
-      }
-      const fallback = f.defaultValue ?? "";
-      values.set(f.key, f.type === "list" ? splitList(String(fallback)) : fallback);
-      continue;
-    }
-    const converted = convert(f, value);
-    if (converted instanceof ConfigError) {
-      errors.push(new ConfigError(path(f.key), converted.message.replace(/^[^:]*: /, "")));
-      continue;
-    }
-    values.set(f.key, converted);
   }
+  return values;
+}
 
+/** What an empty field resolves to: its default, or undefined when it is required and has none. */
+function emptyFieldValue(f: FieldDefinition, plain: Map<string, unknown>): Scalar | string[] | undefined {
+  if (
+    f.required &&
+    f.type !== "bool" &&
+    !(f.type === "int" && f.defaultValue !== null && f.defaultValue !== "")
+  ) {
+    if (f.type === "list" && f.defaultValue !== "") return splitList(String(f.defaultValue));
+    // With a client certificate, PostgreSQL may authenticate by certificate alone.
+    const certificateLogin = f.key === "password" && !isEmpty(plain.get("ssl_cert"));
+    return certificateLogin ? "" : undefined;
+  }
+  const fallback = f.defaultValue ?? "";
+  return f.type === "list" ? splitList(String(fallback)) : fallback;
+}
+
+/** The TLS settings: mode, and PEM material checked for shape and completeness. */
+function resolveSsl(values: Values, path: FieldPath, errors: ConfigError[]): PostgresConfig["ssl"] {
   const str = (key: string): string => String(values.get(key) ?? "");
-  const num = (key: string): number => Number(values.get(key) ?? 0);
   const sslEnabled = values.get("ssl_enabled") === true;
   const mode = (
     sslEnabled ? str("ssl_mode") || "verify-full" : "verify-full"
@@ -140,34 +181,12 @@ export function resolvePostgresConfig(
       ),
     );
   }
-  const documentMode = str("document_mode") || "compat";
-  if (documentMode !== "compat" && documentMode !== "clean") {
-    errors.push(new ConfigError(path("document_mode"), `must be "compat" or "clean", got "${documentMode}"`));
-  }
-  if (errors.length > 0) throw new ConfigErrors(errors);
-
   return {
-    host: str("host").trim(),
-    port: num("port"),
-    username: str("username"),
-    password: str("password"),
-    database: str("database").trim(),
-    schemas: splitList(str("schema")),
-    tables: (values.get("tables") as string[] | undefined) ?? ["*"],
-    fetchSize: num("fetch_size"),
-    retryCount: num("retry_count"),
-    ssl: {
-      enabled: sslEnabled,
-      mode,
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
-    },
-    connectTimeoutMs: num("connect_timeout") * 1000,
-    statementTimeoutMs: num("statement_timeout") * 1000,
-    documentMode: documentMode as PostgresConfig["documentMode"],
-    maxDocumentBytes: num("max_document_size"),
-    followChanges: values.get("follow_changes") === true,
+    enabled: sslEnabled,
+    mode,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
   };
 }
 
