@@ -80,32 +80,7 @@ function addConnectorCommands(program: Command, run: Run): void {
       "--create-api-key",
       "create an API key with the reference's role descriptors (needs security enabled)",
     )
-    .action(
-      run(
-        async (opts: {
-          config: string;
-          id: string;
-          indexName: string;
-          name?: string;
-          serviceType: string;
-          createApiKey?: true;
-        }) => {
-          await withConnection(opts.config, async ({ client, protocol }) => {
-            if (await protocol.connectorExists(opts.id))
-              throw new PgSearchError(`connector ${opts.id} already exists`, { code: "exists" });
-            await protocol.createConnector(opts.id, {
-              name: opts.name ?? opts.id,
-              indexName: opts.indexName,
-              serviceType: opts.serviceType,
-            });
-            process.stdout.write(
-              `created connector ${opts.id} (index ${opts.indexName}, through the ${protocol.name} backend); configure it in Kibana\n`,
-            );
-            if (opts.createApiKey === true) await createApiKey(client, protocol, opts.id, opts.indexName);
-          });
-        },
-      ),
-    );
+    .action(run(createConnector));
   connector
     .command("list")
     .description("list the connectors: id, name, index, status, last sync")
@@ -146,6 +121,32 @@ function addConnectorCommands(program: Command, run: Run): void {
         });
       }),
     );
+}
+
+interface CreateOptions {
+  config: string;
+  id: string;
+  indexName: string;
+  name?: string;
+  serviceType: string;
+  createApiKey?: true;
+}
+
+/** connector create: the document Kibana would create, and optionally its API key. */
+async function createConnector(opts: CreateOptions): Promise<void> {
+  await withConnection(opts.config, async ({ client, protocol }) => {
+    if (await protocol.connectorExists(opts.id))
+      throw new PgSearchError(`connector ${opts.id} already exists`, { code: "exists" });
+    await protocol.createConnector(opts.id, {
+      name: opts.name ?? opts.id,
+      indexName: opts.indexName,
+      serviceType: opts.serviceType,
+    });
+    process.stdout.write(
+      `created connector ${opts.id} (index ${opts.indexName}, through the ${protocol.name} backend); configure it in Kibana\n`,
+    );
+    if (opts.createApiKey === true) await createApiKey(client, protocol, opts.id, opts.indexName);
+  });
 }
 
 /** Sensitive configuration values (the password) are stored in clear: show them masked. */
