@@ -63,7 +63,9 @@ function serve(configPath: string): {
     pending = parts.pop() ?? "";
     for (const part of parts) {
       try {
-        lines.push(JSON.parse(part) as LogLine);
+        // The service's own fields (connector_id, due, job_id) sit under `pgsearch.*` in ECS lines.
+        const parsed = JSON.parse(part) as LogLine & { pgsearch?: LogLine };
+        lines.push({ ...parsed, ...parsed.pgsearch });
       } catch {
         lines.push({ message: part });
       }
