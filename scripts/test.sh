@@ -68,6 +68,8 @@ run_opensearch_stage() {
 
 run_vitest main "$@"
 if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
+  # Issue 13's limits: no function over 80 lines, no file over 400 (code lines)
+  run_check size-limits node scripts/check-size.mjs src
   : # extra stages: see below
   # Packaging (issue 14): the packed tarball installs into an empty project and syncs (~1 min);
   # the Dockerfile is hadolint-clean (~20 s).
