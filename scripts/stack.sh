@@ -201,7 +201,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE $PG_USER IN SCHEMA public GRANT SELECT ON TABL
 SQL
 }
 
-psql_admin() { as_postgres psql -h "$PG_DIR" -p "$PG_PORT" -U postgres -X "$@"; }
+# PGDATABASE from a caller that ran `stack.sh env` names a database a new cluster does not have yet.
+psql_admin() { PGDATABASE=postgres as_postgres psql -h "$PG_DIR" -p "$PG_PORT" -U postgres -X "$@"; }
 
 pg_down() {
   if pg_running; then

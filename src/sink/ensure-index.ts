@@ -24,8 +24,24 @@ export async function ensureIndex(
         throw error;
     }
   }
-  await client.cluster.health({ index: name, wait_for_status: "yellow", timeout: "30s" }, { signal });
+  await waitUntilWritable(client, name, signal);
   return created;
+}
+
+/**
+ * Waits for the index's primary shards to start. A health call answers `timed_out` (not an error)
+ * when its wait runs out: a loaded machine recovering a new index takes longer than one wait, and
+ * reading it before then fails with "no shard available".
+ */
+async function waitUntilWritable(client: Client, name: string, signal?: AbortSignal): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const health = await client.cluster.health(
+      { index: name, wait_for_status: "yellow", timeout: "30s" },
+      { signal },
+    );
+    if (!health.timed_out) return;
+    if (attempt === 4) throw new Error(`index ${name} has no started primary shard after 2 minutes`);
+  }
 }
 
 /** Settings of pgsearch's own small bookkeeping indices. */
