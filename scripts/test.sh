@@ -103,5 +103,7 @@ if [ $# -eq 0 ] && [ "${PGSEARCH_TEST_EXTRA:-1}" != 0 ]; then
   done
 fi
 
+# The secured node security.test.ts started (it outlives the test files that share it).
+bash scripts/es-secure.sh down >/dev/null 2>&1 || true
 node scripts/test-summary.mjs --checks "$checks" "${expected[@]}"
 exit "$status"

@@ -53,7 +53,7 @@ export async function acquireLock(client: Client, name: string, options: LockOpt
   let version: Version;
   try {
     await ensureStateIndex(client, options.signal);
-    version = await take(client, id, mine, ttl, options);
+    version = await whileShardsStart(() => take(client, id, mine, ttl, options), options.signal);
   } catch (error) {
     if (error instanceof LockHeldError) throw error;
     throw describeEsError(error, `cannot take the lock of ${options.what}`);
@@ -86,6 +86,22 @@ export async function acquireLock(client: Client, name: string, options: LockOpt
         .catch(() => undefined);
     },
   };
+}
+
+/**
+ * Retries while the state index's shard is not started yet (503 "no shard available"): seen on
+ * OpenSearch right after the index was created by a concurrent writer, although health said yellow.
+ */
+async function whileShardsStart<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const unavailable = error instanceof errors.ResponseError && error.statusCode === 503;
+      if (!unavailable || tries >= 30 || signal?.aborted === true) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 async function take(

@@ -18,7 +18,7 @@ beforeAll(async () => {
     CREATE TABLE "${schema}".a (id int PRIMARY KEY, v text);
     CREATE TABLE "${schema}".b (id int PRIMARY KEY, v text);
     INSERT INTO "${schema}".a SELECT g, 'a' || g FROM generate_series(1, 200) g;
-    INSERT INTO "${schema}".b SELECT g, 'b' || g FROM generate_series(1, 2000) g;
+    INSERT INTO "${schema}".b SELECT g, 'b' || g FROM generate_series(1, 20000) g;
   `);
 });
 
@@ -43,6 +43,7 @@ describe("a snapshot PostgreSQL ends mid-sync (issue 10.3)", () => {
           if (killed || a?.state !== "done") return;
           killed = true;
           // Table a is read; the connection holding the exported snapshot dies (as in a restart),
+          // while b (large enough to outlast this asynchronous kill) is still being read,
           // and a row of a changes afterwards.
           void admin
             .query(
@@ -59,7 +60,7 @@ describe("a snapshot PostgreSQL ends mid-sync (issue 10.3)", () => {
     expect(result.status).toBe("completed");
     expect(result.warnings.join("\n")).toMatch(/PostgreSQL ended the sync's snapshot/);
     const docs = await allDocuments(es, index);
-    expect(docs.size).toBe(2200);
+    expect(docs.size).toBe(20200);
     expect(docs.get(`${stack.pgDatabase()}_${schema}_a_7`)?.[`${schema}_a_v`]).toBe(
       "changed after the snapshot",
     );
