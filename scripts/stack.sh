@@ -238,20 +238,25 @@ java_home_for_es() {
 
 es_install() {
   [ -x "$ES_HOME/bin/elasticsearch" ] && return 0
-  log "fetching Elasticsearch $ES_VERSION from Maven Central"
-  mkdir -p "$CACHE"
-  local dl=$CACHE/download
+  fetch_integ_zip org.elasticsearch elasticsearch "$ES_VERSION" "$ES_HOME" Elasticsearch
+}
+
+# Maven Central's integ-test zip of a search server, unpacked into its home (Elasticsearch, OpenSearch).
+#   fetch_integ_zip GROUP NAME VERSION HOME LABEL
+fetch_integ_zip() {
+  local group=$1 name=$2 version=$3 home=$4 label=$5 dl=$CACHE/download
+  log "fetching $label $version from Maven Central"
   mkdir -p "$dl"
-  if ! mvn -q dependency:copy -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-    -DoutputDirectory="$dl" >"$CACHE/mvn.log" 2>&1; then
-    tail -n 20 "$CACHE/mvn.log" >&2
-    die "could not fetch Elasticsearch $ES_VERSION"
+  if ! mvn -q dependency:copy -Dartifact="$group.distribution.integ-test-zip:$name:$version:zip" \
+    -DoutputDirectory="$dl" >"$CACHE/mvn-$name.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn-$name.log" >&2
+    die "could not fetch $label $version"
   fi
   command -v unzip >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq unzip >/dev/null; }
-  rm -rf "$ES_HOME.tmp" && mkdir -p "$ES_HOME.tmp"
-  (cd "$ES_HOME.tmp" && unzip -q "$dl/elasticsearch-$ES_VERSION.zip")
-  mv "$ES_HOME.tmp/elasticsearch-$ES_VERSION" "$ES_HOME"
-  rm -rf "$ES_HOME.tmp" "$dl/elasticsearch-$ES_VERSION.zip"
+  rm -rf "$home.tmp" && mkdir -p "$home.tmp"
+  (cd "$home.tmp" && unzip -q "$dl/$name-$version.zip")
+  mv "$home.tmp/$name-$version" "$home"
+  rm -rf "$home.tmp" "$dl/$name-$version.zip"
 }
 
 es_pid() { [ -f "$STACK/es.pid" ] && cat "$STACK/es.pid"; }
@@ -348,19 +353,7 @@ java_home_for_os() {
 
 os_install() {
   [ -x "$OS_HOME/bin/opensearch" ] && return 0
-  log "fetching OpenSearch $OS_VERSION from Maven Central"
-  local dl=$CACHE/download
-  mkdir -p "$dl"
-  if ! mvn -q dependency:copy -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$OS_VERSION:zip" \
-    -DoutputDirectory="$dl" >"$CACHE/mvn-os.log" 2>&1; then
-    tail -n 20 "$CACHE/mvn-os.log" >&2
-    die "could not fetch OpenSearch $OS_VERSION"
-  fi
-  command -v unzip >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq unzip >/dev/null; }
-  rm -rf "$OS_HOME.tmp" && mkdir -p "$OS_HOME.tmp"
-  (cd "$OS_HOME.tmp" && unzip -q "$dl/opensearch-$OS_VERSION.zip")
-  mv "$OS_HOME.tmp/opensearch-$OS_VERSION" "$OS_HOME"
-  rm -rf "$OS_HOME.tmp" "$dl/opensearch-$OS_VERSION.zip"
+  fetch_integ_zip org.opensearch opensearch "$OS_VERSION" "$OS_HOME" OpenSearch
 }
 
 os_pid() { [ -f "$STACK/os.pid" ] && cat "$STACK/os.pid"; }
