@@ -33,7 +33,12 @@ for (const path of reports) {
     if (file.status === "failed" && file.message)
       console.log(`failed: ${file.name}: ${file.message.split("\n")[0]}`);
     for (const test of file.assertionResults ?? []) {
-      if (test.status === "failed") console.log(`failed: ${test.fullName}`);
+      if (test.status === "failed") {
+        // The first lines of the failure: CI shows only the end of the log, so the reason must be here.
+        const reason = (test.failureMessages ?? []).join("\n").split("\n").slice(0, 12);
+        console.log(`failed: ${test.fullName} [${path}]`);
+        for (const line of reason) console.log(`    ${line.slice(0, 300)}`);
+      }
       if (test.status === "pending" || test.status === "skipped")
         console.log(`skipped: ${test.fullName}`);
     }

@@ -311,7 +311,22 @@ export const ENDPOINTS: Endpoint[] = [
   },
 ];
 
-/** The endpoint and path parameters for a request; `_sync_job` is never taken for a connector id. */
+/** Literal path segments by position: a parameter never takes one of them. */
+const LITERAL_SEGMENTS: Set<string>[] = [];
+for (const endpoint of ENDPOINTS) {
+  endpoint.path
+    .split("/")
+    .filter((p) => p !== "")
+    .forEach((segment, i) => {
+      if (!segment.startsWith(":")) (LITERAL_SEGMENTS[i] ??= new Set()).add(segment);
+    });
+}
+
+/**
+ * The endpoint and path parameters for a request. As in Elasticsearch's path trie, a literal
+ * segment wins over a parameter at the same position (`_sync_job` is never a connector id), and
+ * nothing else is refused: an auto-generated job id may start with `_` (1 in 64 do).
+ */
 export function route(
   method: string,
   parts: string[],
@@ -324,7 +339,7 @@ export function route(
     const matches = pattern.every((segment, i) => {
       const part = parts[i] ?? "";
       if (!segment.startsWith(":")) return segment === part;
-      if (part.startsWith("_")) return false;
+      if (LITERAL_SEGMENTS[i]?.has(part) === true) return false;
       params[segment.slice(1)] = part;
       return true;
     });
