@@ -135,10 +135,12 @@ const pgsearchPhase = (
   phase: string,
   rep: number,
   kind: "ceiling" | "read" | "sync",
+  jobType: "full" | "incremental" = "full",
 ): Promise<PhaseResult> =>
   measurePhase({ phase, tool: kind === "ceiling" ? "raw _bulk" : "pgsearch", rep }, () =>
     runChildPhase({
       kind,
+      jobType,
       schema: ctx.data.schema,
       index: kind === "ceiling" ? ctx.ceilingIndex : ctx.index,
       ndjson: ctx.ndjson,
@@ -166,6 +168,10 @@ async function repetition(ctx: Context, rep: number, sizes: IndexSize[]): Promis
       out.push(await pgsearchPhase(ctx, "re-sync, unchanged", rep, "sync"));
       await changeOnePercent(ctx.data);
       out.push(await pgsearchPhase(ctx, "re-sync, 1% changed", rep, "sync"));
+      // The same two cases with --incremental: rows committed since the previous sync's snapshot.
+      out.push(await pgsearchPhase(ctx, "incremental, unchanged", rep, "sync", "incremental"));
+      await changeOnePercent(ctx.data);
+      out.push(await pgsearchPhase(ctx, "incremental, 1% changed", rep, "sync", "incremental"));
     },
   };
   const order = syncOnly

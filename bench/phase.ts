@@ -18,6 +18,8 @@ import { rawBulk } from "./raw-bulk.js";
 
 export interface PhaseRequest {
   kind: "ceiling" | "read" | "sync";
+  /** For "sync": a full sync (default) or an incremental one (rows committed since the last sync). */
+  jobType?: "full" | "incremental";
   schema: string;
   index: string;
   ndjson?: string;
@@ -78,7 +80,7 @@ async function sync(request: PhaseRequest): Promise<PhaseWork> {
   const rules = await prepareRules({ basic: [], advanced: [] });
   const result = await engine.run({
     indexName: request.index,
-    jobType: "full",
+    jobType: request.jobType ?? "full",
     advancedRules: [],
     basicRules: rules.basic,
     options,

@@ -69,6 +69,8 @@ export function summarize(phases: PhaseResult[]): {
       syncToCeiling: ratio(full?.docsPerSecond, ceiling?.docsPerSecond),
       resyncUnchangedToFull: ratio(find("pgsearch", "re-sync, unchanged")?.seconds, full?.seconds),
       resyncChangedToFull: ratio(find("pgsearch", "re-sync, 1% changed")?.seconds, full?.seconds),
+      incrementalUnchangedToFull: ratio(find("pgsearch", "incremental, unchanged")?.seconds, full?.seconds),
+      incrementalChangedToFull: ratio(find("pgsearch", "incremental, 1% changed")?.seconds, full?.seconds),
     },
   };
 }
