@@ -15,6 +15,7 @@ import pg from "pg";
 import { connectElasticsearch } from "../src/sink/es-client.js";
 import { dropSlot } from "../src/sync/follow.js";
 import { env, pgConnection } from "./env.js";
+import { FollowerLog } from "./follow-log.js";
 import { ChangeTracker, pollOnce, writeChanges } from "./follow-tracker.js";
 import { round, startTimed, type TimedProcess } from "./measure.js";
 
@@ -58,27 +59,46 @@ await writeFile(
   `elasticsearch:\n  host: \${ES_URL}\nindex_name: ${index}\nconfiguration:\n  host: \${PGHOST}\n  port: \${PGPORT}\n  username: \${PGUSER}\n  password: \${PGPASSWORD}\n  database: \${PGDATABASE}\n  schema: ${schema}\n  tables: "*"\n  ssl_enabled: false\nsync_rules:\n  basic: []\n  advanced: []\n`,
 );
 
-/** Starts `pgsearch sync --follow`; resolves with the seconds until it says it is following. */
-function startFollower(): { process: TimedProcess; following: Promise<number> } {
+/**
+ * Starts `pgsearch sync --follow` (debug log: per-batch timings and start-up steps); resolves
+ * with the seconds until it says it is following.
+ */
+function startFollower(): { process: TimedProcess; following: Promise<number>; log: FollowerLog } {
   const started = Date.now();
   const cli = join(import.meta.dirname, "..", "src", "cli", "main.ts");
   const timed = startTimed(
     process.execPath,
-    ["--import", "tsx", cli, "sync", "--config", configFile, "--follow", "--slot", slot],
+    [
+      "--import",
+      "tsx",
+      cli,
+      "sync",
+      "--config",
+      configFile,
+      "--follow",
+      "--slot",
+      slot,
+      "--log-level",
+      "debug",
+    ],
     { allowFailure: true },
   );
+  const log = new FollowerLog();
   const following = new Promise<number>((resolve, reject) => {
-    let text = "";
+    const tail: string[] = [];
     timed.child.stderr.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes("following changes")) resolve((Date.now() - started) / 1000);
+      log.feed(chunk.toString(), (line) => {
+        if (line.includes("following changes")) resolve((Date.now() - started) / 1000);
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+      });
     });
     timed.child.on("close", () => {
-      reject(new Error(`the follower exited:\n${text.slice(-2000)}`));
+      reject(new Error(`the follower exited:\n${tail.join("\n")}`));
     });
   });
   following.catch(() => undefined);
-  return { process: timed, following };
+  return { process: timed, following, log };
 }
 
 /** SIGTERM to the Node process under /usr/bin/time (time itself would leave it orphaned). */
@@ -188,11 +208,15 @@ const result = {
     seconds: round(follower.seconds, 1),
     cpuSeconds: round(follower.cpuSeconds, 1),
     peakRssMb: Math.round(follower.maxRssMb),
+    /** Where the batches' time went (debug log): totals and per-batch percentiles. */
+    batches: first.log.summary(),
   },
   restart: {
     rows,
     searchableAfterSeconds: round(restartSearchableSeconds, 2),
     followingAfterSeconds: restartFollowingSeconds === null ? null : round(restartFollowingSeconds, 2),
+    /** Seconds since the restarted process started, per step (debug log). */
+    steps: second.log.startup(),
     cpuSeconds: round(restart.cpuSeconds, 1),
     peakRssMb: Math.round(restart.maxRssMb),
   },

@@ -2,7 +2,7 @@ import type { AppConfig } from "../config/app-config.js";
 import { loadAppConfig } from "../config/index.js";
 import { CanceledError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
-import { FollowSession } from "../sync/follow-session.js";
+import { FollowSession, startupStep } from "../sync/follow-session.js";
 import { prepareRules, type PreparedRules } from "../sync/prepare.js";
 import { ElasticsearchStateStore } from "../sync/state-store.js";
 import type { SyncResult } from "../sync/sync-engine.js";
@@ -40,6 +40,7 @@ export async function runSync(
   try {
     const config = loadAppConfig(opts.config);
     const rules = await prepareRules(config.syncRules);
+    startupStep(logger, "config");
     const wired = await wireStandalone(config, logger, controller.signal);
     close = wired.close;
     const display = new ProgressDisplay();

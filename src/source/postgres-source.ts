@@ -83,6 +83,26 @@ export class PostgresSource {
   }
 
   /**
+   * A connection outside any transaction for follow's re-reads, kept for many batches (a new
+   * snapshot per batch would cost two connections); names resolve as in a snapshot's readers.
+   */
+  async connect(signal?: AbortSignal): Promise<PgClient> {
+    const client = await this.connections.connect(signal);
+    try {
+      await queryWithSignal(
+        client,
+        `SET search_path = ${this.searchPath().map(quoteIdent).join(", ")}`,
+        [],
+        signal,
+      );
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  }
+
+  /**
    * Reads a stream in key order. A dropped connection is retried `retry_count` times, resuming
    * after the last key already delivered: no row is delivered twice or skipped.
    */

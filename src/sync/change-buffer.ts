@@ -19,6 +19,9 @@ export interface ChangeBatch {
   /** Commit LSN of the last transaction: confirmed to PostgreSQL once the batch is applied. */
   lsn: string;
   commitTime: number | undefined;
+  /** Commit time of the batch's first transaction, and when its first change arrived (ms). */
+  firstCommitTime: number | undefined;
+  firstCollectedAt: number | undefined;
   changes: PendingChange[];
   parts: PendingPart[];
   truncates: string[];
@@ -42,6 +45,8 @@ export class ChangeBuffer {
   private lastCommitTime: number | undefined;
   /** When the oldest pending change arrived (ms), to apply within `maxDelayMs`. */
   firstPendingAt: number | undefined;
+  /** Commit time of the oldest pending change's transaction (ms), to time the stream. */
+  private firstCommitTime: number | undefined;
   /** Relations whose columns changed (ALTER TABLE): their streams are planned again before use. */
   readonly changedRelations = new Set<string>();
   private readonly knownColumns = new Map<string, string>();
@@ -71,8 +76,10 @@ export class ChangeBuffer {
     return this.byRelation.get(relation);
   }
 
+  /** After a replan: changes collected since the batch being applied was taken use the new plan too. */
   replaceStream(relation: string, stream: SourceStream): void {
     this.byRelation.set(relation, stream);
+    for (const change of this.pending.values()) if (change.stream.id === stream.id) change.stream = stream;
   }
 
   get keyCount(): number {
@@ -111,6 +118,7 @@ export class ChangeBuffer {
       case "commit":
         this.lastCommitLsn = message.commitEndLsn ?? lsn;
         this.lastCommitTime = Number(message.commitTime) / 1000;
+        if (this.firstPendingAt !== undefined) this.firstCommitTime ??= this.lastCommitTime;
         return;
       default:
         return;
@@ -162,6 +170,8 @@ export class ChangeBuffer {
     const batch: ChangeBatch = {
       lsn,
       commitTime: this.lastCommitTime,
+      firstCommitTime: this.firstCommitTime,
+      firstCollectedAt: this.firstPendingAt,
       changes: [...this.pending.values()],
       parts: [...this.pendingParts.values()],
       truncates: [...this.truncates],
@@ -172,6 +182,7 @@ export class ChangeBuffer {
     this.truncates = new Set();
     this.rereads = new Set();
     this.firstPendingAt = undefined;
+    this.firstCommitTime = undefined;
     return batch;
   }
 }

@@ -16,6 +16,9 @@ import {
   type SlotHealth,
 } from "./follow.js";
 import { acquireLock, type HeldLock } from "./lock.js";
+import { startupStep } from "./startup-step.js";
+
+export { startupStep };
 
 export interface FollowSessionOptions {
   source: PostgresSource;
@@ -68,6 +71,7 @@ export class FollowSession {
       logger: o.logger,
       signal: o.signal,
     });
+    startupStep(o.logger, "lock");
     try {
       return await this.followLoop();
     } finally {
@@ -117,6 +121,7 @@ export class FollowSession {
   private async prepare(): Promise<{ fullSync: boolean } | undefined> {
     const o = this.options;
     const plan = await o.source.plan(o.advancedRules, o.signal);
+    startupStep(o.logger, "plan");
     const admin = await connectionFactory(o.source.config).connect(o.signal);
     let slot: "created" | "exists";
     try {
@@ -124,7 +129,9 @@ export class FollowSession {
     } finally {
       await admin.end();
     }
+    startupStep(o.logger, "slot");
     const complete = slot === "exists" && (await (o.indexComplete?.() ?? Promise.resolve(true)));
+    startupStep(o.logger, "index state");
     if (complete) return { fullSync: false };
     const reason =
       slot === "created" ? `slot ${o.slotName} is new` : "the index's last sync did not complete";
@@ -135,6 +142,7 @@ export class FollowSession {
     const o = this.options;
     // Planned again on every (re)start: a table changed while the stream was down is seen.
     const plan = await o.source.plan(o.advancedRules, o.signal);
+    startupStep(o.logger, "plan for the stream");
     const follower = new ChangeFollower(o.source, o.client, plan, o.logger);
     await follower.run({
       indexName: o.indexName,

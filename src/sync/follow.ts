@@ -2,21 +2,26 @@ import type { Client } from "@elastic/elasticsearch";
 import { LogicalReplicationService } from "pg-logical-replication";
 import { VersionedPgoutputPlugin } from "../source/pgoutput.js";
 import type { Pgoutput } from "pg-logical-replication";
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SyncOptions } from "../config/app-config.js";
-import { CanceledError, FollowDocumentError, PgSearchError, SourceError } from "../errors.js";
+import { CanceledError, FollowDocumentError, SourceError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import { BulkWriter, type BulkItem, type ItemFailure } from "../sink/bulk-writer.js";
-import { clientConfig, connectionFactory, isConnectionLost, type PgClient } from "../source/connection.js";
+import { clientConfig, connectionFactory, type PgClient } from "../source/connection.js";
 import type { SourcePlan, SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { dropSlot, ensureSlot, slotRetainedWal, type SlotNames } from "../source/replication-slot.js";
 import { ChangeBuffer, relationOf, type ChangeBatch, type PendingChange } from "./change-buffer.js";
-import { applyBatch, type ApplyCounts } from "./follow-apply.js";
+import { applyBatch, timedWriter, type ApplyCounts, type BatchTimings } from "./follow-apply.js";
+import { asFollowError } from "./follow-errors.js";
+import { startupStep } from "./startup-step.js";
 import { recordFailures } from "./failures-index.js";
 
 export { dropSlot, slotRetainedWal };
+export type { BatchTimings };
+export { followRetryDelayMs } from "./follow-errors.js";
 
 /** What follow does with a change Elasticsearch refuses (`follow.on_document_error`). */
 export type OnDocumentError = "stop" | "record";
@@ -37,7 +42,11 @@ export interface FollowOptions {
    */
   onDocumentError?: OnDocumentError;
   documentRetryDelaysMs?: number[];
-  /** Changes are applied when this many keys are pending, or after `maxDelayMs`. */
+  /**
+   * Changes are applied when this many keys are pending, or `maxDelayMs` after the oldest
+   * arrived (defaults 10,000 and 50 ms). While a batch is applied the next one is collected;
+   * the stream waits only when that one is full too.
+   */
   maxBatchKeys?: number;
   maxDelayMs?: number;
   /** Called after each applied batch: lag and counts, for logs, metrics and tests. */
@@ -67,7 +76,12 @@ export interface AppliedBatch {
   lsn: string;
   /** Changes Elasticsearch refused that were written to the failures index ("record"). */
   recorded: number;
+  /** Where the batch's time went (ms), to tell which wait dominates the lag. */
+  timings: BatchTimings;
 }
+
+const DEFAULT_MAX_BATCH_KEYS = 10_000;
+const DEFAULT_MAX_DELAY_MS = 50;
 
 export const DOCUMENT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
 
@@ -80,7 +94,15 @@ export const DOCUMENT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
  */
 export class ChangeFollower {
   private readonly buffer: ChangeBuffer;
-  private chain: Promise<void> = Promise.resolve();
+  /** Applies batches one after another while `wanted`; undefined when idle. */
+  private worker: Promise<void> | undefined;
+  private wanted = false;
+  /** The batch being applied: a full buffer waits for it (flow control). */
+  private current: Promise<void> | undefined;
+  /** Set when a batch failed: no later batch is applied or confirmed (it would skip the failed one). */
+  private broken: Error | undefined;
+  /** The long-lived connection batches are re-read on; reopened when lost. */
+  private reader: PgClient | undefined;
   /** Batches taken from the buffer and not yet confirmed. */
   private applying = 0;
   /** Messages collected so far: a keepalive is confirmed only when none arrived since the last one. */
@@ -114,6 +136,9 @@ export class ChangeFollower {
       failure ??= error;
     };
     service.on("error", fail);
+    service.on("start", () => {
+      startupStep(this.logger, "replication started");
+    });
     // Every handler routes its errors to `fail`: nothing escapes as an unhandled rejection.
     service.on("data", async (lsn: string, message: Pgoutput.Message) => {
       try {
@@ -129,25 +154,31 @@ export class ChangeFollower {
         fail(error);
       }
     });
-    const timer = setInterval(() => {
-      const first = this.buffer.firstPendingAt;
-      if (failure === undefined && first !== undefined && Date.now() - first >= (options.maxDelayMs ?? 200))
-        this.enqueueApply(service, options).catch(fail);
-    }, 50);
+    const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+    const timer = setInterval(
+      () => {
+        const first = this.buffer.firstPendingAt;
+        if (failure === undefined && first !== undefined && Date.now() - first >= maxDelayMs)
+          this.requestApply(service, options).catch(fail);
+      },
+      Math.min(50, Math.max(10, maxDelayMs / 2)),
+    );
     const health = setInterval(() => {
       this.checkHealth(options).catch(fail);
     }, options.healthCheckMs ?? 30_000);
     const plugin = new VersionedPgoutputPlugin([options.publication]);
     const subscription = service.subscribe(plugin, options.slotName).catch(fail);
     try {
-      while (!signal.aborted && failure === undefined)
+      while (!signal.aborted && failure === undefined && this.broken === undefined)
         await sleep(100, undefined, { signal }).catch(() => undefined);
-      await this.chain.catch(fail);
+      await this.worker?.catch(fail);
+      if (this.broken !== undefined) fail(this.broken);
     } finally {
       clearInterval(timer);
       clearInterval(health);
       await service.stop().catch(() => undefined);
       await subscription;
+      await this.reader?.end().catch(() => undefined);
     }
     if (failure !== undefined && !signal.aborted) throw asFollowError(failure, options.slotName);
   }
@@ -166,9 +197,16 @@ export class ChangeFollower {
       // A transaction of nothing we follow, with everything before it applied: confirm it, so
       // an idle index does not make PostgreSQL retain the WAL of a busy database.
       await service.acknowledge(message.commitEndLsn ?? lsn);
-    } else if (this.buffer.keyCount >= (options.maxBatchKeys ?? 2000) && message.tag === "commit") {
-      // Waiting here holds the stream (flow control): memory stays bounded under bulk loads.
-      await this.enqueueApply(service, options);
+    } else if (
+      this.buffer.keyCount >= (options.maxBatchKeys ?? DEFAULT_MAX_BATCH_KEYS) &&
+      message.tag === "commit"
+    ) {
+      // A full buffer behind a batch being applied holds the stream until that batch is done and
+      // the buffer taken (flow control): memory stays bounded, collection and apply still overlap.
+      const running = this.current;
+      // A failed batch is reported by run() (through `broken`), not by this handler.
+      this.requestApply(service, options).catch(() => undefined);
+      await running;
     }
   }
 
@@ -186,17 +224,38 @@ export class ChangeFollower {
     }
   }
 
-  /** Batches are applied one after another, so a key's changes reach the index in commit order. */
-  private enqueueApply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
-    const batch = this.buffer.take();
-    if (batch === undefined) return this.chain;
-    this.applying++;
-    this.chain = this.chain
-      .then(() => this.applyAndConfirm(service, batch, options))
-      .finally(() => {
+  /**
+   * Asks for the buffer to be applied: at once when no batch is being applied, else as soon as
+   * the running one is confirmed (the buffer is taken then, with everything collected meanwhile).
+   * One batch at a time, so a key's changes reach the index in commit order, and each position
+   * is confirmed only after every batch before it.
+   */
+  private requestApply(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    this.wanted = true;
+    this.worker ??= this.applyWanted(service, options).finally(() => {
+      this.worker = undefined;
+    });
+    return this.worker;
+  }
+
+  private async applyWanted(service: LogicalReplicationService, options: FollowOptions): Promise<void> {
+    while (this.wanted && this.broken === undefined) {
+      this.wanted = false;
+      const batch = this.buffer.take();
+      if (batch === undefined) continue;
+      this.applying++;
+      this.current = this.applyAndConfirm(service, batch, options);
+      try {
+        await this.current;
+      } catch (error) {
+        this.broken = error as Error;
+        throw error;
+      } finally {
+        this.current = undefined;
         this.applying--;
-      });
-    return this.chain;
+      }
+    }
   }
 
   private async applyAndConfirm(
@@ -204,12 +263,17 @@ export class ChangeFollower {
     batch: ChangeBatch,
     options: FollowOptions,
   ): Promise<void> {
+    const takenAt = Date.now();
     if (this.buffer.changedRelations.size > 0) await this.replan(batch.changes);
-    const { counts, recorded } = await this.applyWithRetry(batch, options);
+    const { counts, recorded, timings } = await this.applyWithRetry(batch, options);
+    const confirming = performance.now();
     // Elasticsearch has every change up to here (or the failures index has it): PostgreSQL may forget them.
     await service.acknowledge(batch.lsn);
+    timings.ackMs = performance.now() - confirming;
+    timings.bufferMs = takenAt - (batch.firstCollectedAt ?? takenAt);
+    timings.streamMs = Math.max(0, (batch.firstCollectedAt ?? 0) - (batch.firstCommitTime ?? Infinity));
     this.lastAppliedCommitTime = batch.commitTime;
-    options.onApplied?.({
+    const applied: AppliedBatch = {
       keys: batch.changes.length + batch.parts.length,
       indexed: counts.indexed,
       deleted: counts.deleted,
@@ -218,7 +282,26 @@ export class ChangeFollower {
       appliedAt: Date.now(),
       lsn: batch.lsn,
       recorded,
-    });
+      timings,
+    };
+    this.logger.debug(
+      { keys: applied.keys, lsn: batch.lsn, timings, since_start_ms: Math.round(performance.now()) },
+      "batch applied",
+    );
+    options.onApplied?.(applied);
+  }
+
+  /** The long-lived re-read connection, opened again when it was lost. */
+  private async readerConnection(signal: AbortSignal): Promise<PgClient> {
+    if (this.reader !== undefined) return this.reader;
+    const client = await this.source.connect(signal);
+    const lost = (): void => {
+      if (this.reader === client) this.reader = undefined;
+    };
+    client.on("end", lost);
+    client.on("error", lost);
+    this.reader = client;
+    return client;
   }
 
   /**
@@ -229,14 +312,29 @@ export class ChangeFollower {
   private async applyWithRetry(
     batch: ChangeBatch,
     options: FollowOptions,
-  ): Promise<{ counts: ApplyCounts; recorded: number }> {
+  ): Promise<{ counts: ApplyCounts; recorded: number; timings: BatchTimings }> {
     const delays = options.documentRetryDelaysMs ?? DOCUMENT_RETRY_DELAYS_MS;
+    const timings: BatchTimings = {
+      streamMs: 0,
+      bufferMs: 0,
+      connectMs: 0,
+      rereadMs: 0,
+      writeMs: 0,
+      ackMs: 0,
+    };
     for (let attempt = 0; ; attempt++) {
       const refused: { item: BulkItem; failure: ItemFailure }[] = [];
-      const writer = this.writer(options, refused);
-      const counts = await applyBatch(this.applyContext(options), batch, writer);
+      const waited = { ms: 0 };
+      const writer = timedWriter(this.writer(options, refused), waited);
+      const connecting = performance.now();
+      const client = await this.readerConnection(options.signal);
+      const applying = performance.now();
+      timings.connectMs += applying - connecting;
+      const counts = await applyBatch(this.applyContext(options), batch, client, writer);
+      timings.writeMs += waited.ms;
+      timings.rereadMs += performance.now() - applying - waited.ms;
       const first = refused[0];
-      if (first === undefined) return { counts, recorded: 0 };
+      if (first === undefined) return { counts, recorded: 0, timings };
       const delay = delays[attempt];
       if (delay !== undefined) {
         this.logger.warn(
@@ -258,7 +356,7 @@ export class ChangeFollower {
         { document_id: first.failure.id, refused: refused.length },
         `${refused.length} refused change(s) written to the failures index (follow.on_document_error: record)`,
       );
-      return { counts, recorded: refused.length };
+      return { counts, recorded: refused.length, timings };
     }
   }
 
@@ -363,29 +461,6 @@ export class ChangeFollower {
       await admin.end();
     }
   }
-}
-
-function asFollowError(failure: unknown, slotName: string): PgSearchError {
-  if (failure instanceof PgSearchError) return failure;
-  const message = (failure as Error).message;
-  if ((failure as { code?: unknown }).code === "55006") {
-    // object_in_use: "replication slot X is active for PID N": another consumer streams it.
-    const pid = /PID (\d+)/i.exec(message)?.[1] ?? "?";
-    return new SourceError(
-      `slot ${slotName} is in use by another consumer (PostgreSQL backend pid ${pid}); retrying`,
-      { cause: failure, retryable: true, code: "slot_in_use" },
-    );
-  }
-  return new SourceError(`replication stream failed: ${message}`, {
-    cause: failure,
-    retryable: isConnectionLost(failure),
-  });
-}
-
-/** 5 s, 10 s, 20 s ... capped at 5 minutes, with up to 20% jitter so instances spread out. */
-export function followRetryDelayMs(attempt: number): number {
-  const base = Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 300_000);
-  return Math.round(base * (1 + Math.random() * 0.2));
 }
 
 export { CanceledError };

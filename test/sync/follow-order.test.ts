@@ -1,0 +1,109 @@
+import type { Client as EsClient } from "@elastic/elasticsearch";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
+import { silentLogger } from "../../src/observability/logger.js";
+import { BasicRuleEngine } from "../../src/rules/basic.js";
+import { connectElasticsearch } from "../../src/sink/es-client.js";
+import { connectionFactory } from "../../src/source/connection.js";
+import { PostgresSource } from "../../src/source/postgres-source.js";
+import { ChangeFollower, dropSlot, type AppliedBatch } from "../../src/sync/follow.js";
+import { startFaultProxy } from "../helpers/fault-proxy.js";
+import { dropSchema } from "../helpers/fixtures.js";
+import { adminClient, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
+import { runTestSync } from "../helpers/sync.js";
+
+let admin: pg.Client;
+let es: EsClient;
+const schema = uniqueName("follow_order");
+const slot = uniqueName("pgsearch_order");
+const index = uniqueName("search-follow-order");
+const ROWS = 20;
+
+beforeAll(async () => {
+  admin = await adminClient();
+  es = await esClient();
+  await admin.query(`
+    CREATE SCHEMA "${schema}";
+    CREATE TABLE "${schema}".counters (id int PRIMARY KEY, n int NOT NULL);
+    INSERT INTO "${schema}".counters SELECT g, 0 FROM generate_series(1, ${ROWS}) g;
+  `);
+});
+
+afterAll(async () => {
+  await dropSlot(admin, slot, slot).catch(() => undefined);
+  await dropSchema(admin, schema);
+  await es.indices.delete({ index, ignore_unavailable: true }).catch(() => undefined);
+  await admin.end();
+  await es.close();
+});
+
+describe("follow: batch order", () => {
+  it("a later change of a key is never overwritten by an earlier one, while the next batch is collected during an apply and Elasticsearch rejects and delays writes", async () => {
+    const config = sourceConfig({ schema, tables: "counters" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const follower = new ChangeFollower(source, es, await source.plan([]), silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: slot, publication: slot }, pgAdmin);
+    await pgAdmin.end();
+    await runTestSync({ index, source: config, es });
+    // 429s on whole requests and on items: the writes of a batch land after retries and backoff,
+    // so a batch applied before the previous one finished would land after it.
+    const proxy = await startFaultProxy(stack.esUrl(), {
+      requestRejectRate: 0.3,
+      itemRejectRate: 0.3,
+      seed: 7,
+    });
+    const proxied = (await connectElasticsearch({ host: proxy.url, requestTimeoutMs: 60_000 })).client;
+    const controller = new AbortController();
+    const batches: AppliedBatch[] = [];
+    const running = new ChangeFollower(source, proxied, await source.plan([]), silentLogger).run({
+      indexName: index,
+      slotName: slot,
+      publication: slot,
+      basicRules: new BasicRuleEngine([]),
+      sync: { ...DEFAULT_SYNC_OPTIONS, bulkMaxDocs: 2 },
+      signal: controller.signal,
+      maxDelayMs: 1,
+      maxBatchKeys: 3,
+      onApplied: (b) => batches.push(b),
+    });
+    try {
+      // Each key changes many times, in transactions spread over time: successive batches re-read
+      // different values of the same key.
+      for (let round = 0; round < 150; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        const id = 1 + (round % ROWS);
+        await admin.query(`UPDATE "${schema}".counters SET n = n + 1 WHERE id = ANY($1::int[])`, [
+          [id, 1 + ((id * 7) % ROWS)],
+        ]);
+      }
+      const expected = new Map(
+        (await admin.query<{ id: number; n: number }>(`SELECT id, n FROM "${schema}".counters`)).rows.map(
+          (r) => [`${stack.pgDatabase()}_${schema}_counters_${r.id}`, r.n],
+        ),
+      );
+      const indexed = async (): Promise<Map<string, unknown>> => {
+        const result = await es.search<Record<string, unknown>>({
+          index,
+          size: 100,
+          query: { match_all: {} },
+        });
+        return new Map(result.hits.hits.map((h) => [h._id ?? "", h._source?.[`${schema}_counters_n`]]));
+      };
+      let actual = await indexed();
+      for (let i = 0; i < 150 && [...expected].some(([id, n]) => actual.get(id) !== n); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        actual = await indexed();
+      }
+      expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
+      expect(batches.length).toBeGreaterThan(5);
+      expect(proxy.stats.itemsRejected + proxy.stats.requestsRejected).toBeGreaterThan(0);
+    } finally {
+      controller.abort();
+      await running.catch(() => undefined);
+      await proxied.close();
+      await proxy.close();
+    }
+  }, 90_000);
+});
