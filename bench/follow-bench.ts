@@ -225,7 +225,7 @@ const result = {
 console.log(JSON.stringify(result, null, 2));
 await mkdir("bench/results", { recursive: true });
 await writeFile(
-  `bench/results/${result.date.slice(0, 10)}-follow-${rate}.json`,
+  `bench/results/${result.date.slice(0, 10)}-follow-${rate}${rows === 100_000 ? "" : `-rows${rows}`}.json`,
   `${JSON.stringify(result, null, 2)}\n`,
 );
 await dropSlot(admin, slot, slot);

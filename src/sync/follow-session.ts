@@ -6,6 +6,7 @@ import type { Logger } from "../observability/logger.js";
 import type { AdvancedRule } from "../rules/advanced.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import { connectionFactory, isConnectionLost } from "../source/connection.js";
+import type { SourcePlan } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { ensureSlot } from "../source/replication-slot.js";
 import {
@@ -88,15 +89,20 @@ export class FollowSession {
     const o = this.options;
     let attempt = 0;
     let needsSync = true;
+    /** The plan prepare() just made, when nothing ran since (no full sync): not made twice. */
+    let fresh: SourcePlan | undefined;
     while (!o.signal.aborted) {
       if (needsSync) {
         const prepared = await this.prepare();
         if (prepared === undefined) return "sync_incomplete";
         needsSync = false;
+        fresh = prepared.fullSync ? undefined : prepared.plan;
         o.onFollowing?.({ slot: o.slotName, fullSync: prepared.fullSync });
       }
+      const plan = fresh;
+      fresh = undefined;
       try {
-        await this.followOnce(() => {
+        await this.followOnce(plan, () => {
           attempt = 0;
         });
         return "stopped";
@@ -118,7 +124,7 @@ export class FollowSession {
   }
 
   /** The slot exists afterwards; the full sync ran if it had to. Undefined when it did not complete. */
-  private async prepare(): Promise<{ fullSync: boolean } | undefined> {
+  private async prepare(): Promise<{ fullSync: boolean; plan: SourcePlan } | undefined> {
     const o = this.options;
     const plan = await o.source.plan(o.advancedRules, o.signal);
     startupStep(o.logger, "plan");
@@ -132,16 +138,16 @@ export class FollowSession {
     startupStep(o.logger, "slot");
     const complete = slot === "exists" && (await (o.indexComplete?.() ?? Promise.resolve(true)));
     startupStep(o.logger, "index state");
-    if (complete) return { fullSync: false };
+    if (complete) return { fullSync: false, plan };
     const reason =
       slot === "created" ? `slot ${o.slotName} is new` : "the index's last sync did not complete";
-    return (await o.initialSync(reason)) ? { fullSync: true } : undefined;
+    return (await o.initialSync(reason)) ? { fullSync: true, plan } : undefined;
   }
 
-  private async followOnce(onProgress: () => void): Promise<void> {
+  private async followOnce(prepared: SourcePlan | undefined, onProgress: () => void): Promise<void> {
     const o = this.options;
     // Planned again on every (re)start: a table changed while the stream was down is seen.
-    const plan = await o.source.plan(o.advancedRules, o.signal);
+    const plan = prepared ?? (await o.source.plan(o.advancedRules, o.signal));
     startupStep(o.logger, "plan for the stream");
     const follower = new ChangeFollower(o.source, o.client, plan, o.logger);
     await follower.run({

@@ -102,7 +102,7 @@ export class ChangeFollower {
   /** Set when a batch failed: no later batch is applied or confirmed (it would skip the failed one). */
   private broken: Error | undefined;
   /** The long-lived connection batches are re-read on; reopened when lost. */
-  private reader: PgClient | undefined;
+  private reader: Promise<PgClient> | undefined;
   /** Batches taken from the buffer and not yet confirmed. */
   private applying = 0;
   /** Messages collected so far: a keepalive is confirmed only when none arrived since the last one. */
@@ -166,6 +166,8 @@ export class ChangeFollower {
     const health = setInterval(() => {
       this.checkHealth(options).catch(fail);
     }, options.healthCheckMs ?? 30_000);
+    // Connected while the stream starts, not when the first batch is due.
+    this.readerConnection(signal).catch(() => undefined);
     const plugin = new VersionedPgoutputPlugin([options.publication]);
     const subscription = service.subscribe(plugin, options.slotName).catch(fail);
     try {
@@ -178,7 +180,7 @@ export class ChangeFollower {
       clearInterval(health);
       await service.stop().catch(() => undefined);
       await subscription;
-      await this.reader?.end().catch(() => undefined);
+      await this.reader?.then((client) => client.end()).catch(() => undefined);
     }
     if (failure !== undefined && !signal.aborted) throw asFollowError(failure, options.slotName);
   }
@@ -291,17 +293,22 @@ export class ChangeFollower {
     options.onApplied?.(applied);
   }
 
-  /** The long-lived re-read connection, opened again when it was lost. */
-  private async readerConnection(signal: AbortSignal): Promise<PgClient> {
+  /** The long-lived re-read connection (opened while the stream starts), opened again when lost. */
+  private readerConnection(signal: AbortSignal): Promise<PgClient> {
     if (this.reader !== undefined) return this.reader;
-    const client = await this.source.connect(signal);
-    const lost = (): void => {
-      if (this.reader === client) this.reader = undefined;
-    };
-    client.on("end", lost);
-    client.on("error", lost);
-    this.reader = client;
-    return client;
+    const opening = this.source.connect(signal).then((client) => {
+      const lost = (): void => {
+        if (this.reader === opening) this.reader = undefined;
+      };
+      client.on("end", lost);
+      client.on("error", lost);
+      return client;
+    });
+    this.reader = opening;
+    opening.catch(() => {
+      if (this.reader === opening) this.reader = undefined;
+    });
+    return opening;
   }
 
   /**
