@@ -171,15 +171,26 @@ export async function* readStream(
   const cursor = `pgsearch_${++cursorCounter}`;
   await queryWithSignal(client, `DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`, params, options.signal);
   const keyCount = stream.keyIndexes.length;
+  const batchRows = Math.max(1, Math.floor(options.batchRows));
+  const fetchNext = (): Promise<{ rows: Record<string, string | null>[] }> => {
+    const pending = queryWithSignal<Record<string, string | null>>(
+      client,
+      `FETCH FORWARD ${batchRows} FROM ${cursor}`,
+      undefined,
+      options.signal,
+    );
+    // Awaited below; if the consumer stops first, its failure must not be an unhandled rejection.
+    pending.catch(() => undefined);
+    return pending;
+  };
   try {
+    // One FETCH ahead: PostgreSQL produces the next batch while this one is decided and sent.
+    let next = fetchNext();
     for (;;) {
-      const result = await queryWithSignal<Record<string, string | null>>(
-        client,
-        `FETCH FORWARD ${Math.max(1, Math.floor(options.batchRows))} FROM ${cursor}`,
-        undefined,
-        options.signal,
-      );
+      const result = await next;
       if (result.rows.length === 0) return;
+      const more = result.rows.length >= batchRows;
+      if (more) next = fetchNext();
       const rows: SourceRow[] = new Array<SourceRow>(result.rows.length);
       for (let r = 0; r < result.rows.length; r++) {
         const row = result.rows[r] as Record<string, string | null>;
@@ -188,7 +199,7 @@ export async function* readStream(
         rows[r] = { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null, parts: rowParts(stream, row) };
       }
       yield rows;
-      if (result.rows.length < options.batchRows) return;
+      if (!more) return;
     }
   } finally {
     // The cursor dies with the transaction anyway; closing it frees server memory sooner.
