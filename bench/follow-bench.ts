@@ -27,6 +27,9 @@ const { values } = parseArgs({
     writers: { type: "string", default: "4" },
     "per-commit": { type: "string", default: "10" },
     "poll-ms": { type: "string", default: "200" },
+    // The test stack runs synchronous_commit=off: a commit then reaches the WAL sender only when
+    // the WAL writer flushes (wal_writer_delay, 200 ms). "on" is PostgreSQL's default.
+    "synchronous-commit": { type: "string", default: "on" },
   },
 });
 const [rate, seconds, rows, writers, perCommit, pollMs] = [
@@ -117,6 +120,36 @@ async function seqField(): Promise<string> {
   return field;
 }
 
+/**
+ * The rows of changes never seen: does the index hold the row's current seq (the change was
+ * overwritten by one the tracker could not order) or not (a change not applied)?
+ */
+async function checkUnseen(
+  field: string,
+  tracker: ChangeTracker,
+): Promise<{ rows: number; indexDiffers: number[] }> {
+  const ids = [...new Set([...tracker.pending].map((seq) => tracker.rowOf.get(seq) ?? 0))].slice(0, 1000);
+  if (ids.length === 0) return { rows: 0, indexDiffers: [] };
+  const db = await admin.query<{ id: number; seq: string }>(
+    `SELECT id, seq FROM ${table} WHERE id = ANY($1::int[])`,
+    [ids],
+  );
+  const found = await es.client.search({
+    index,
+    size: ids.length,
+    _source: false,
+    docvalue_fields: [field],
+    query: { terms: { [field]: db.rows.map((r) => Number(r.seq)) } },
+  });
+  const indexed = new Set(
+    found.hits.hits.map((h) => Number((h.fields?.[field] as unknown[] | undefined)?.[0])),
+  );
+  return {
+    rows: ids.length,
+    indexDiffers: db.rows.filter((r) => !indexed.has(Number(r.seq))).map((r) => r.id),
+  };
+}
+
 async function pollUntil(
   field: string,
   tracker: ChangeTracker,
@@ -137,6 +170,7 @@ async function steadyLoad(field: string, tracker: ChangeTracker): Promise<number
     Array.from({ length: writers }, async () => {
       const c = new pg.Client(connection);
       await c.connect();
+      await c.query(`SET synchronous_commit = ${values["synchronous-commit"] === "off" ? "off" : "on"}`);
       return c;
     }),
   );
@@ -173,6 +207,16 @@ const field = await seqField();
 const tracker = new ChangeTracker();
 const committedPerSecond = await steadyLoad(field, tracker);
 const follower = await stopFollower(first.process);
+const unseen = await checkUnseen(field, tracker);
+// What a restart must decode before it reaches new changes: WAL after the slot's positions.
+const slotWal = (
+  await admin.query<{ confirmed: string; restart: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS confirmed,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS restart
+     FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  )
+).rows[0];
 
 // Restart: one change made while stopped must be searchable soon after the restart.
 const restartTracker = new ChangeTracker();
@@ -195,7 +239,15 @@ const pct = (p: number): number => lags[Math.min(lags.length - 1, Math.floor((p 
 const result = {
   date: new Date().toISOString(),
   command: `npm run bench:follow -- ${process.argv.slice(2).join(" ")}`,
-  settings: { rate, seconds, rows, writers, perCommit, pollMs },
+  settings: {
+    rate,
+    seconds,
+    rows,
+    writers,
+    perCommit,
+    pollMs,
+    synchronousCommit: values["synchronous-commit"],
+  },
   initialSyncSeconds: round(initialSyncSeconds, 1),
   changesCommitted: tracker.committedAt.size,
   committedPerSecond: Math.round(committedPerSecond),
@@ -203,6 +255,8 @@ const result = {
   superseded: tracker.superseded.size,
   /** Not seen when the drain ended (60 s after the writers stopped): behind, or lost. */
   unseenAfterDrain: tracker.pending.size,
+  /** Their rows, and those whose document does not hold the row's current seq (a change not applied). */
+  unseenRows: unseen,
   lagMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: lags.at(-1) ?? 0 },
   follower: {
     seconds: round(follower.seconds, 1),
@@ -213,6 +267,8 @@ const result = {
   },
   restart: {
     rows,
+    /** WAL bytes after the slot's confirmed and restart positions when the follower was restarted. */
+    slotWalBytes: { afterConfirmed: Number(slotWal?.confirmed), afterRestartLsn: Number(slotWal?.restart) },
     searchableAfterSeconds: round(restartSearchableSeconds, 2),
     followingAfterSeconds: restartFollowingSeconds === null ? null : round(restartFollowingSeconds, 2),
     /** Seconds since the restarted process started, per step (debug log). */

@@ -12,6 +12,8 @@ export class ChangeTracker {
   readonly seenAt = new Map<number, number>();
   readonly superseded = new Set<number>();
   private readonly rowSeq = new Map<number, number>();
+  /** Row of each seq, to check unseen changes against the database. */
+  readonly rowOf = new Map<number, number>();
   /** Committed, not yet seen nor superseded. */
   readonly pending = new Set<number>();
   maxSeen = 0;
@@ -19,6 +21,7 @@ export class ChangeTracker {
   committed(rows: { id: number; seq: number }[], at: number): void {
     for (const { id, seq } of rows) {
       this.committedAt.set(seq, at);
+      this.rowOf.set(seq, id);
       this.pending.add(seq);
       const previous = this.rowSeq.get(id);
       if (previous === undefined || previous < seq) {

@@ -26,6 +26,8 @@ export interface ChangeBatch {
   parts: PendingPart[];
   truncates: string[];
   rereads: SourceStream[];
+  /** Transaction ids (32-bit) the batch has changes from: its re-read must see them all. */
+  xids: number[];
 }
 
 /**
@@ -39,6 +41,7 @@ export class ChangeBuffer {
   private pending = new Map<string, PendingChange>();
   private pendingParts = new Map<string, PendingPart>();
   private truncates = new Set<string>();
+  private xids = new Set<number>();
   /** Advanced-rule streams to read again whole (a table they read was truncated). */
   private rereads = new Set<string>();
   private lastCommitLsn: string | undefined;
@@ -115,6 +118,10 @@ export class ChangeBuffer {
         this.knownColumns.set(key, columns);
         return;
       }
+      case "begin":
+        // At begin, not commit: a batch taken inside a transaction has some of its changes.
+        this.xids.add(message.xid);
+        return;
       case "commit":
         this.lastCommitLsn = message.commitEndLsn ?? lsn;
         this.lastCommitTime = Number(message.commitTime) / 1000;
@@ -176,11 +183,13 @@ export class ChangeBuffer {
       parts: [...this.pendingParts.values()],
       truncates: [...this.truncates],
       rereads: this.plan.streams.filter((s) => this.rereads.has(s.id)),
+      xids: [...this.xids],
     };
     this.pending = new Map();
     this.pendingParts = new Map();
     this.truncates = new Set();
     this.rereads = new Set();
+    this.xids = new Set();
     this.firstPendingAt = undefined;
     this.firstCommitTime = undefined;
     return batch;

@@ -3,7 +3,9 @@ import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import type { BulkItem } from "../sink/bulk-writer.js";
 import { META_FIELD, SearchIndex } from "../sink/search-index.js";
-import type { PgClient } from "../source/connection.js";
+import { queryWithSignal, type PgClient } from "../source/connection.js";
+import { SourceError } from "../errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SourcePlan, SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
 import { partTerm } from "../source/reader.js";
@@ -73,11 +75,64 @@ export function timedWriter(writer: BatchWriter, spent: { ms: number }): BatchWr
  * Applies one batch of changes: the changed keys are re-read from PostgreSQL (same rendering as
  * a full sync, so types match and TOAST-unchanged columns are never blanked) and each row goes
  * through the one row decision: indexed, deleted (gone or excluded), or kept as it was (oversize).
- * `client` is the follower's long-lived connection, outside any transaction: each statement sees
- * every transaction committed before it, so at least every change of the batch (its commits were
- * decoded from the WAL before the batch was taken).
+ * `client` is the follower's long-lived connection; the batch is read in one transaction whose
+ * snapshot sees every transaction of the batch (see `visibleSnapshot`).
  */
 export async function applyBatch(
+  ctx: ApplyContext,
+  batch: ChangeBatch,
+  client: PgClient,
+  writer: BatchWriter,
+): Promise<ApplyCounts> {
+  await visibleSnapshot(client, batch.xids, ctx.signal);
+  try {
+    return await applyVisible(ctx, batch, client, writer);
+  } finally {
+    await client.query("COMMIT").catch(() => undefined);
+  }
+}
+
+/**
+ * Opens a REPEATABLE READ transaction whose snapshot sees all of `xids`. A commit reaches the WAL
+ * (and so logical decoding) a moment before other sessions see it: a re-read in that moment
+ * would index the row as it was before (or delete a new row) and confirm the change as applied.
+ */
+async function visibleSnapshot(client: PgClient, xids: number[], signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await queryWithSignal(client, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [], signal);
+    const result = await queryWithSignal<{ snapshot: string }>(
+      client,
+      "SELECT txid_current_snapshot()::text AS snapshot",
+      [],
+      signal,
+    );
+    if (xids.length === 0 || seesAll(result.rows[0]?.snapshot ?? "", xids)) return;
+    await client.query("COMMIT");
+    if (attempt >= 1000) throw new SourceError("the changes' transactions did not become visible in 5 s");
+    await sleep(5, undefined, { signal });
+  }
+}
+
+/** Whether a snapshot ("xmin:xmax:xip,...", 64-bit txids) sees these 32-bit xids (recent ones). */
+export function seesAll(snapshot: string, xids: number[]): boolean {
+  const [, xmaxText, xipText] = snapshot.split(":");
+  if (xmaxText === undefined) return false;
+  const low = (text: string): number => Number(BigInt(text) & 0xffffffffn);
+  const xmax = low(xmaxText);
+  const running = new Set(
+    (xipText ?? "")
+      .split(",")
+      .filter((t) => t !== "")
+      .map(low),
+  );
+  // Modulo 2^32: an xid the snapshot can see is before xmax (less than 2^31 behind it) and not running.
+  return xids.every((xid) => {
+    const behind = (xmax - xid) >>> 0;
+    return !running.has(xid) && behind >= 1 && behind < 2 ** 31;
+  });
+}
+
+async function applyVisible(
   ctx: ApplyContext,
   batch: ChangeBatch,
   client: PgClient,

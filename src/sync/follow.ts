@@ -147,9 +147,12 @@ export class ChangeFollower {
         fail(error);
       }
     });
-    service.on("heartbeat", async (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+    // Every keepalive, not only those asking for a reply: PostgreSQL sends one whenever it has sent
+    // everything and waits, so an idle follower's position keeps up with WAL it has nothing to send
+    // for (other tables, VACUUM): a restart then does not decode that WAL again before streaming.
+    service.on("heartbeat", async (lsn: string) => {
       try {
-        if (shouldRespond && failure === undefined) await this.onKeepalive(service, lsn);
+        if (failure === undefined) await this.onKeepalive(service, lsn);
       } catch (error) {
         fail(error);
       }

@@ -8,6 +8,7 @@ import { connectElasticsearch } from "../../src/sink/es-client.js";
 import { connectionFactory } from "../../src/source/connection.js";
 import { PostgresSource } from "../../src/source/postgres-source.js";
 import { ChangeFollower, dropSlot, type AppliedBatch } from "../../src/sync/follow.js";
+import { seesAll } from "../../src/sync/follow-apply.js";
 import { startFaultProxy } from "../helpers/fault-proxy.js";
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
@@ -39,6 +40,29 @@ afterAll(async () => {
 });
 
 describe("follow: batch order", () => {
+  it("a batch is re-read only on a snapshot that sees all its transactions (PostgreSQL's txid_current_snapshot)", async () => {
+    // Oracle: PostgreSQL's own snapshot, taken while another transaction holds its xid open.
+    const other = await adminClient();
+    try {
+      await other.query("BEGIN");
+      const xid = Number(
+        (await other.query<{ x: string }>("SELECT txid_current() % 4294967296 AS x")).rows[0]?.x,
+      );
+      const snapshot = async () =>
+        (await admin.query<{ s: string }>("SELECT txid_current_snapshot()::text AS s")).rows[0]?.s ?? "";
+      expect(seesAll(await snapshot(), [xid])).toBe(false);
+      await other.query("COMMIT");
+      expect(seesAll(await snapshot(), [xid])).toBe(true);
+      expect(seesAll(await snapshot(), [xid + 1000])).toBe(false); // not started yet
+      // Across the 32-bit wrap: txid 2^32 + 5 is xid 5, before xmax 2^32 + 10.
+      expect(seesAll("4294967300:4294967306:", [4])).toBe(true);
+      expect(seesAll("4294967300:4294967306:4294967301", [5])).toBe(false);
+      expect(seesAll("4294967290:4294967300:", [4294967295])).toBe(true);
+    } finally {
+      await other.end();
+    }
+  });
+
   it("a later change of a key is never overwritten by an earlier one, while the next batch is collected during an apply and Elasticsearch rejects and delays writes", async () => {
     const config = sourceConfig({ schema, tables: "counters" });
     const source = new PostgresSource(config, connectionFactory(config));
