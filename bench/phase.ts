@@ -39,6 +39,14 @@ export interface ChildReport extends PhaseWork {
   cpuSeconds: number;
   maxRssMb: number;
   eventLoopLagP99Ms: number;
+  /** process.memoryUsage() in MB at the sample (every 100 ms) with the highest RSS: what the peak was made of. */
+  memoryAtPeakMb: {
+    rss: number;
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+    arrayBuffers: number;
+  };
 }
 
 const options = { ...DEFAULT_SYNC_OPTIONS };
@@ -101,17 +109,32 @@ async function sync(request: PhaseRequest): Promise<PhaseWork> {
 const request = JSON.parse(process.argv[2] ?? "{}") as PhaseRequest;
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
+let peak = process.memoryUsage();
+const sampler = setInterval(() => {
+  const now = process.memoryUsage();
+  if (now.rss > peak.rss) peak = now;
+}, 100);
+sampler.unref();
 const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
 const work = await { ceiling, read, sync }[request.kind](request);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = process.cpuUsage(cpuBefore);
 lag.disable();
+clearInterval(sampler);
+const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
 const report: ChildReport = {
   ...work,
   seconds,
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   maxRssMb: process.resourceUsage().maxRSS / 1024,
   eventLoopLagP99Ms: lag.percentile(99) / 1e6,
+  memoryAtPeakMb: {
+    rss: mb(peak.rss),
+    heapTotal: mb(peak.heapTotal),
+    heapUsed: mb(peak.heapUsed),
+    external: mb(peak.external),
+    arrayBuffers: mb(peak.arrayBuffers),
+  },
 };
 process.stdout.write(`RESULT ${JSON.stringify(report)}\n`);

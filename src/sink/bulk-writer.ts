@@ -1,6 +1,7 @@
 import type { Client } from "@elastic/elasticsearch";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanceledError, SinkError, TooManyErrorsError, throwIfAborted } from "../errors.js";
+import { BodyPool, BulkBody, type BulkResponse, type RetryLine } from "./bulk-body.js";
 import { describeEsError } from "./es-client.js";
 
 /** One operation for `_bulk`. `tag` comes back in callbacks (the sync uses it for checkpoints). */
@@ -76,14 +77,6 @@ export const DEFAULT_ERROR_BUDGET: ErrorBudget = {
   window: 100,
 };
 
-interface Pending<Tag> {
-  item: BulkItem<Tag>;
-  /** The NDJSON lines, encoded once: sizes come from it and bodies are concatenated from it. */
-  line: Buffer;
-  bytes: number;
-  attempt: number;
-}
-
 /**
  * Writes to Elasticsearch through `_bulk` with a pre-built NDJSON body. Batches are bounded in
  * bytes and operations; retryable item failures (429, 5xx) and failed requests are retried with
@@ -106,10 +99,10 @@ export class BulkWriter<Tag = unknown> {
   /** The first failures, kept for the final report. */
   readonly failures: ItemFailure[] = [];
 
-  private batch: Pending<Tag>[] = [];
-  private batchBytes = 0;
-  /** Items waiting out their backoff before going back into a batch. */
-  private retryQueue: (Pending<Tag> & { notBefore: number })[] = [];
+  private body: BulkBody<Tag>;
+  private readonly pool: BodyPool;
+  /** Items waiting out their backoff before going back into a body. */
+  private retryQueue: RetryLine<Tag>[] = [];
   /** Earliest notBefore in the retry queue (Infinity when empty), so `add` checks it cheaply. */
   private nextRetryAt = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
@@ -127,31 +120,71 @@ export class BulkWriter<Tag = unknown> {
       ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
     };
     this.budget = options.errorBudget ?? DEFAULT_ERROR_BUDGET;
+    // One body being filled and one per request in flight; a body grown for a huge document
+    // (beyond twice the byte limit) is not kept.
+    this.pool = new BodyPool(2 * options.maxBytes + 256 * 1024, options.concurrency + 1);
+    this.body = new BulkBody(this.pool);
   }
 
   /** Queues an operation; resolves once there is room for more (callers must await it). */
   async add(item: BulkItem<Tag>): Promise<void> {
+    await this.queue(item);
+  }
+
+  /**
+   * add() for hot loops: the operation's lines are encoded into the request body at once, and a
+   * promise is returned only when the caller must wait (a request to send while all are busy, a
+   * retry backlog), so the common case costs none. Callers must await what it returns.
+   */
+  queue(item: BulkItem<Tag>): Promise<void> | undefined {
     this.check();
+    if (this.retryQueue.length > 0) return this.addAfterRetries(item);
+    return this.encode(item);
+  }
+
+  /**
+   * Resolves once a request slot is free (undefined when one is). A reader that waits here before
+   * reading more hands its rows on at once instead of holding them while Elasticsearch is busy:
+   * held that long, V8 would move them to the old space, which only a full GC empties.
+   */
+  ready(): Promise<void> | undefined {
+    if (this.inFlight.size < this.options.concurrency) return undefined;
+    return Promise.race(this.inFlight);
+  }
+
+  private async addAfterRetries(item: BulkItem<Tag>): Promise<void> {
     // Under sustained rejections the backlog of retries slows the reader down.
     while (this.retryQueue.length > this.options.maxDocs * this.options.concurrency) {
       await this.waitForRetries();
       this.check();
     }
     if (this.nextRetryAt <= Date.now()) await this.takeDueRetries();
-    const meta = `{"${item.action}":{"_id":${JSON.stringify(item.id)}}}\n`;
-    const line = Buffer.from(item.action === "index" ? `${meta}${item.source ?? "{}"}\n` : meta);
-    const bytes = line.length;
-    this.stats.queuedBytes += bytes;
-    await this.append({ item, line, bytes, attempt: 0 });
+    await this.encode(item);
   }
 
-  private async append(pending: Pending<Tag>): Promise<void> {
-    const bytes = pending.bytes;
-    if (this.batch.length > 0 && this.batchBytes + bytes > this.options.maxBytes) await this.dispatch();
-    this.batch.push(pending);
-    this.batchBytes += bytes;
-    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes)
-      await this.dispatch();
+  private encode(item: BulkItem<Tag>): Promise<void> | undefined {
+    const bytes = this.body.write(item.action, item.id, item.source, item.tag);
+    this.stats.queuedBytes += bytes;
+    return this.afterAppend();
+  }
+
+  private async append(retry: RetryLine<Tag>): Promise<void> {
+    this.body.writeLine(retry);
+    await this.afterAppend();
+  }
+
+  /** Dispatches what the last append filled: the body before it when it did not fit, or the body. */
+  private afterAppend(): Promise<void> | undefined {
+    const body = this.body;
+    if (body.count > 1 && body.length > this.options.maxBytes) {
+      // The new operation goes into the next body; this one leaves without it.
+      const next = new BulkBody<Tag>(this.pool);
+      body.moveLastTo(next);
+      this.body = next;
+      return this.dispatchBody(body).then(() => this.afterAppend());
+    }
+    if (body.count >= this.options.maxDocs || body.length >= this.options.maxBytes) return this.dispatch();
+    return undefined;
   }
 
   /** Sends what is queued, waits for every request in flight and every retry. */
@@ -159,7 +192,7 @@ export class BulkWriter<Tag = unknown> {
     for (;;) {
       this.check();
       await this.takeDueRetries();
-      if (this.batch.length > 0) await this.dispatch();
+      if (this.body.count > 0) await this.dispatch();
       if (this.inFlight.size > 0) {
         await Promise.race(this.inFlight);
         continue;
@@ -170,7 +203,7 @@ export class BulkWriter<Tag = unknown> {
     this.check();
   }
 
-  /** Moves retries whose backoff has passed into the current batch. */
+  /** Moves retries whose backoff has passed into the current body. */
   private async takeDueRetries(): Promise<void> {
     const now = Date.now();
     const due = this.retryQueue.filter((p) => p.notBefore <= now);
@@ -180,7 +213,7 @@ export class BulkWriter<Tag = unknown> {
       (min, p) => Math.min(min, p.notBefore),
       Number.POSITIVE_INFINITY,
     );
-    for (const pending of due) await this.append(pending);
+    for (const retry of due) await this.append(retry);
   }
 
   /** Resolves when the earliest retry is due (or a request finishes). */
@@ -192,7 +225,7 @@ export class BulkWriter<Tag = unknown> {
       ...this.inFlight,
     ]);
     await this.takeDueRetries();
-    if (this.batch.length > 0 && this.inFlight.size < this.options.concurrency) await this.dispatch();
+    if (this.body.count > 0 && this.inFlight.size < this.options.concurrency) await this.dispatch();
   }
 
   private check(): void {
@@ -200,13 +233,16 @@ export class BulkWriter<Tag = unknown> {
     throwIfAborted(this.options.signal);
   }
 
-  private async dispatch(): Promise<void> {
-    const batch = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
+  private dispatch(): Promise<void> {
+    const body = this.body;
+    this.body = new BulkBody(this.pool);
+    return this.dispatchBody(body);
+  }
+
+  private async dispatchBody(body: BulkBody<Tag>): Promise<void> {
     while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight);
     this.check();
-    const task = this.send(batch)
+    const task = this.send(body)
       .catch((error: unknown) => {
         this.fatal ??= error instanceof Error ? error : new Error(String(error));
       })
@@ -215,48 +251,56 @@ export class BulkWriter<Tag = unknown> {
   }
 
   /**
-   * Sends a batch once. Retryable items wait out their own backoff in the retry queue and join a
-   * later batch, so one unlucky batch never holds a request slot while it sleeps.
+   * Sends a body once. Retryable items wait out their own backoff in the retry queue and join a
+   * later body, so one unlucky batch never holds a request slot while it sleeps.
    */
-  private async send(batch: Pending<Tag>[]): Promise<void> {
-    let retry: Pending<Tag>[] = [];
+  private async send(body: BulkBody<Tag>): Promise<void> {
+    let retry: number[] = [];
     let reason = "";
+    let answered = false;
     try {
-      ({ retry, reason } = await this.sendOnce(batch));
+      ({ retry, reason, answered } = await this.sendOnce(body));
     } finally {
       // Retried items stay queued; everything else is settled (or the sync is over).
-      this.stats.queuedBytes -= sumBytes(batch) - sumBytes(retry);
+      let retryBytes = 0;
+      for (const i of retry) retryBytes += body.line(i).length;
+      this.stats.queuedBytes -= body.length - retryBytes;
     }
-    if (retry.length === 0) return;
     const now = Date.now();
     let maxDelay = 0;
-    for (const pending of retry) {
-      const delayMs = this.backoff(pending.attempt);
+    for (const i of retry) {
+      const attempt = body.attempts[i] ?? 1;
+      const delayMs = this.backoff(attempt);
       maxDelay = Math.max(maxDelay, delayMs);
-      this.retryQueue.push({ ...pending, notBefore: now + delayMs });
+      this.retryQueue.push(body.retryLine(i, attempt, now + delayMs));
       this.nextRetryAt = Math.min(this.nextRetryAt, now + delayMs);
     }
+    // Answered: the request wrote the whole body, nothing holds the buffer any more.
+    body.release(answered);
+    if (retry.length === 0) return;
     this.stats.retries += retry.length;
     this.options.onRetry?.({
       items: retry.length,
-      attempt: retry[0]?.attempt ?? 1,
+      attempt: body.attempts[retry[0] ?? 0] ?? 1,
       delayMs: maxDelay,
       reason,
     });
   }
 
-  /** Returns the operations to retry and why (the first retryable failure, as Elasticsearch said it). */
-  private async sendOnce(batch: Pending<Tag>[]): Promise<{ retry: Pending<Tag>[]; reason: string }> {
-    const body = Buffer.concat(
-      batch.map((p) => p.line),
-      sumBytes(batch),
-    );
+  /**
+   * Returns the operations to retry (their positions in the body) and why (the first retryable
+   * failure, as Elasticsearch said it).
+   */
+  private async sendOnce(
+    body: BulkBody<Tag>,
+  ): Promise<{ retry: number[]; reason: string; answered: boolean }> {
+    const bytes = body.bytes();
     let response: BulkResponse;
     try {
       this.stats.requests++;
-      this.stats.bytesSent += body.length;
+      this.stats.bytesSent += bytes.length;
       response = await this.options.client.transport.request<BulkResponse>(
-        { method: "POST", path: this.path, querystring: this.querystring, bulkBody: body },
+        { method: "POST", path: this.path, querystring: this.querystring, bulkBody: bytes },
         {
           maxRetries: 0,
           signal: this.options.signal,
@@ -269,61 +313,66 @@ export class BulkWriter<Tag = unknown> {
       if (this.options.signal?.aborted === true) throw new CanceledError("canceled", { cause: error });
       const sinkError = describeEsError(error, "bulk request failed");
       if (!sinkError.retryable) throw sinkError;
+      const all = Array.from({ length: body.count }, (_, i) => i);
       return {
-        retry: this.retryOrFail(batch, sinkError.status ?? 0, sinkError.message),
+        retry: this.retryOrFail(body, all, sinkError.status ?? 0, sinkError.message),
         reason: sinkError.message,
+        answered: false,
       };
     }
     const items = response.items ?? [];
-    if (items.length !== batch.length) {
-      throw new SinkError(`bulk response has ${items.length} items for ${batch.length} operations`);
+    if (items.length !== body.count) {
+      throw new SinkError(`bulk response has ${items.length} items for ${body.count} operations`);
     }
-    const retry: Pending<Tag>[] = [];
+    const retry: number[] = [];
     let retryReason = "";
     let retryStatus = 429;
-    for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i] as Pending<Tag>;
-      const result = Object.values(items[i] ?? {})[0] ?? { status: 0 };
+    for (let i = 0; i < body.count; i++) {
+      const entry = items[i];
+      const result = entry?.index ?? entry?.delete ?? entry?.create ?? entry?.update ?? { status: 0 };
       const status = result.status ?? 0;
       if (status >= 200 && status < 300) {
-        this.succeeded(pending.item, result.result);
-      } else if (status === 404 && pending.item.action === "delete") {
+        this.succeeded(body, i, result.result);
+      } else if (status === 404 && body.actions[i] === "delete") {
         this.stats.notFound++;
         this.recordOutcome(true);
-        this.options.onItem?.(pending.item, "not_found");
+        this.options.onItem?.(body.item(i), "not_found");
       } else if (status === 429 || status >= 500) {
         if (retry.length === 0) {
           retryStatus = status;
           retryReason = `HTTP ${String(status)}${result.error === undefined ? "" : ` ${result.error.type}: ${result.error.reason}`}`;
         }
-        retry.push(pending);
+        retry.push(i);
       } else {
         this.failed(
-          pending,
+          body,
+          i,
           status,
           result.error === undefined ? `HTTP ${status}` : `${result.error.type}: ${result.error.reason}`,
         );
       }
     }
-    if (retry.length === 0) return { retry, reason: "" };
-    return { retry: this.retryOrFail(retry, retryStatus, retryReason), reason: retryReason };
+    const again = retry.length === 0 ? retry : this.retryOrFail(body, retry, retryStatus, retryReason);
+    return { retry: again, reason: retryReason, answered: true };
   }
 
-  private retryOrFail(batch: Pending<Tag>[], status: number, reason: string): Pending<Tag>[] {
+  /** Counts an attempt for each operation `which`; returns those with attempts left. */
+  private retryOrFail(body: BulkBody<Tag>, which: number[], status: number, reason: string): number[] {
     const maxAttempts = this.options.maxAttempts ?? 20;
-    const again: Pending<Tag>[] = [];
-    for (const pending of batch) {
-      pending.attempt++;
-      if (pending.attempt >= maxAttempts)
-        this.failed(pending, status, `gave up after ${maxAttempts} attempts: ${reason}`);
-      else again.push(pending);
+    const again: number[] = [];
+    for (const i of which) {
+      const attempt = (body.attempts[i] ?? 0) + 1;
+      body.attempts[i] = attempt;
+      if (attempt >= maxAttempts)
+        this.failed(body, i, status, `gave up after ${maxAttempts} attempts: ${reason}`);
+      else again.push(i);
     }
     return again;
   }
 
-  private succeeded(item: BulkItem<Tag>, result: string | undefined): void {
+  private succeeded(body: BulkBody<Tag>, i: number, result: string | undefined): void {
     let outcome: ItemOutcome;
-    if (item.action === "delete") {
+    if (body.actions[i] === "delete") {
       outcome = "deleted";
       this.stats.deleted++;
     } else if (result === "updated") {
@@ -337,20 +386,16 @@ export class BulkWriter<Tag = unknown> {
       this.stats.created++;
     }
     this.recordOutcome(true);
-    this.options.onItem?.(item, outcome);
+    this.options.onItem?.(body.item(i), outcome);
   }
 
-  private failed(pending: Pending<Tag>, status: number, reason: string): void {
-    const failure: ItemFailure = {
-      id: pending.item.id,
-      action: pending.item.action,
-      status,
-      reason,
-      tag: pending.item.tag,
-    };
+  private failed(body: BulkBody<Tag>, i: number, status: number, reason: string): void {
+    // The refused document's source is read back from the body (the follower records it).
+    const item: BulkItem<Tag> = { ...body.item(i), source: body.source(i) };
+    const failure: ItemFailure = { id: item.id, action: item.action, status, reason, tag: item.tag };
     this.stats.failed++;
     if (this.failures.length < 100) this.failures.push(failure);
-    this.options.onItem?.(pending.item, "failed", failure);
+    this.options.onItem?.(item, "failed", failure);
     this.recordOutcome(false);
     const b = this.budget;
     const recentFailures = this.recent.filter((ok) => !ok).length;
@@ -380,21 +425,4 @@ export class BulkWriter<Tag = unknown> {
     const ceiling = Math.min(max, base * 2 ** (round - 1));
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
-}
-
-interface BulkItemResult {
-  status?: number;
-  result?: string;
-  error?: { type?: string; reason?: string };
-}
-
-interface BulkResponse {
-  errors?: boolean;
-  items?: Record<string, BulkItemResult>[];
-}
-
-function sumBytes(items: readonly { bytes: number }[]): number {
-  let total = 0;
-  for (const item of items) total += item.bytes;
-  return total;
 }

@@ -188,16 +188,20 @@ export async function* readStream(
     let next = fetchNext();
     for (;;) {
       const result = await next;
-      if (result.rows.length === 0) return;
-      const more = result.rows.length >= batchRows;
+      const fetched = result.rows.length;
+      if (fetched === 0) return;
+      const more = fetched >= batchRows;
       if (more) next = fetchNext();
-      const rows: SourceRow[] = new Array<SourceRow>(result.rows.length);
-      for (let r = 0; r < result.rows.length; r++) {
+      const rows: SourceRow[] = new Array<SourceRow>(fetched);
+      for (let r = 0; r < fetched; r++) {
         const row = result.rows[r] as Record<string, string | null>;
         const key = new Array<string | null>(keyCount);
         for (let k = 0; k < keyCount; k++) key[k] = row[`k${k}`] ?? null;
         rows[r] = { key, doc: row.doc ?? "{}", committedAt: row.ts ?? null, parts: rowParts(stream, row) };
       }
+      // The driver's row objects are not needed any more: they must not live on while the
+      // consumer waits on Elasticsearch with this generator suspended.
+      result.rows.length = 0;
       yield rows;
       if (!more) return;
     }

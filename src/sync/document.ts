@@ -9,19 +9,17 @@ export const MAX_ID_BYTES = 512;
 
 /** Field holding pgsearch's bookkeeping in every document it writes (mapped in sink/search-index). */
 export { META_FIELD } from "../sink/search-index.js";
-import { bodyOf, META_FIELD } from "../sink/search-index.js";
+import { META_FIELD } from "../sink/search-index.js";
 
 /** A row turned into what the sink sends. */
 export interface BuiltDocument {
   id: string;
-  /** The complete JSON source, ready for an NDJSON line. */
-  source: string;
   /**
-   * The source after its `_timestamp`: what the unchanged-row check compares with the stored
-   * document (bodyOf). No content hash is stored: it would cost a fifth of a narrow index
-   * (docs/benchmarks.md).
+   * The complete JSON source, ready for an NDJSON line. No content hash is stored: the
+   * unchanged-row check compares the text after `_timestamp` (bodyOf) with the stored document;
+   * a hash would cost a fifth of a narrow index (docs/benchmarks.md).
    */
-  body: string;
+  source: string;
   bytes: number;
 }
 
@@ -87,6 +85,6 @@ export class DocumentBuilder {
       fields +
       meta +
       "}";
-    return { id, source, body: bodyOf(source), bytes: Buffer.byteLength(source) };
+    return { id, source, bytes: Buffer.byteLength(source) };
   }
 }

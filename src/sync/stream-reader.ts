@@ -1,7 +1,7 @@
 import type { Logger } from "../observability/logger.js";
 import type { BasicRuleEngine } from "../rules/basic.js";
 import type { BulkWriter } from "../sink/bulk-writer.js";
-import type { SearchIndex } from "../sink/search-index.js";
+import { bodyOf, type SearchIndex } from "../sink/search-index.js";
 import type { ServerInfo } from "../source/catalog.js";
 import type { SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
@@ -58,16 +58,24 @@ export async function readStreamInto(
 ): Promise<void> {
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules, ctx.fallbackTimestamp);
   const ids = new IdCollisionDetector(stream, ctx.source.config.documentMode === "compat");
-  const inFlight: { toSend: Promise<BuiltDocument[]>; lastKey: (string | null)[] }[] = [];
-  const send = async (batch: (typeof inFlight)[number]): Promise<void> => {
-    const toSend = await batch.toSend;
-    const ticket =
-      options.catchUp === true
-        ? untracked(stream.id)
-        : ctx.tracker.addBatch(stream.id, batch.lastKey, toSend.length);
-    for (const doc of toSend) {
-      await ctx.writer.add({ action: "index", id: doc.id, source: doc.source, tag: ticket });
-      progress.docsSent++;
+  const decide = (row: SourceRow): BuiltDocument | undefined =>
+    decideRow(row, stream, decider, ids, ctx, progress, options.catchUp === true);
+  const ticketFor = (lastKey: (string | null)[], pending: number): BatchTicket =>
+    options.catchUp === true ? untracked(stream.id) : ctx.tracker.addBatch(stream.id, lastKey, pending);
+  const add = async (doc: BuiltDocument, ticket: BatchTicket): Promise<void> => {
+    const room = ctx.writer.queue({ action: "index", id: doc.id, source: doc.source, tag: ticket });
+    if (room !== undefined) await room;
+    progress.docsSent++;
+  };
+  // Re-syncs: batches queued to overlap their unchanged-row look-ups with the read.
+  const lookups: { toSend: Promise<BuiltDocument[]>; lastKey: (string | null)[] }[] = [];
+  const send = async (batch: (typeof lookups)[number]): Promise<void> => {
+    const toSend: (BuiltDocument | undefined)[] = await batch.toSend;
+    const ticket = ticketFor(batch.lastKey, toSend.length);
+    for (let i = 0; i < toSend.length; i++) {
+      const doc = toSend[i] as BuiltDocument;
+      toSend[i] = undefined; // encoded into a request body by add(): not kept with the batch
+      await add(doc, ticket);
     }
   };
   for await (const rows of ctx.source.read(ctx.snapshot, stream, ctx.server, {
@@ -80,57 +88,61 @@ export async function readStreamInto(
       progress.rowsRead += rows.length;
       ctx.tracker.addRows(stream.id, rows.length);
     }
-    const docs = decideBatch(rows, stream, decider, ids, ctx, progress, options.catchUp === true);
     const last = rows[rows.length - 1];
     if (last === undefined) continue;
-    const toSend = options.skipUnchanged ? changedOnly(docs, ctx, progress) : Promise.resolve(docs);
-    // Awaited in order below; a failure meanwhile must not surface as an unhandled rejection.
-    toSend.catch(() => undefined);
-    inFlight.push({ toSend, lastKey: last.key });
-    if (inFlight.length >= LOOKUPS_IN_FLIGHT) await send(inFlight.shift() as (typeof inFlight)[number]);
+    if (options.skipUnchanged) {
+      const docs = rows.map(decide).filter((doc) => doc !== undefined);
+      rows.length = 0; // the rows are documents now: let them go before waiting on Elasticsearch
+      const toSend = changedOnly(docs, ctx, progress);
+      // Awaited in order below; a failure meanwhile must not surface as an unhandled rejection.
+      toSend.catch(() => undefined);
+      lookups.push({ toSend, lastKey: last.key });
+      if (lookups.length >= LOOKUPS_IN_FLIGHT) await send(lookups.shift() as (typeof lookups)[number]);
+    } else {
+      // Each document is built just before it is encoded into a request body, so none waits in
+      // memory. A row that is not sent counts as acknowledged at once.
+      const ticket = ticketFor(last.key, rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const doc = decide(rows[i] as SourceRow);
+        if (doc === undefined) ticket.ack();
+        else await add(doc, ticket);
+      }
+    }
+    // The next batch is read when it can be sent at once (see BulkWriter.ready).
+    const room = ctx.writer.ready();
+    if (room !== undefined) await room;
   }
-  for (const batch of inFlight.splice(0)) await send(batch);
+  for (const batch of lookups.splice(0)) await send(batch);
 }
 
-/** The documents of one batch to index; oversize, excluded and colliding rows reported. */
-function decideBatch(
-  rows: SourceRow[],
+/** The document to index for one row, or undefined: oversize, excluded and colliding rows reported. */
+function decideRow(
+  row: SourceRow,
   stream: SourceStream,
   decider: RowDecider,
   ids: IdCollisionDetector,
   ctx: StreamReadContext,
   progress: StreamProgress,
   catchUp: boolean,
-): BuiltDocument[] {
-  const collisions = catchUp ? [] : ctx.collisions;
-  const docs: BuiltDocument[] = [];
-  for (const row of rows) {
-    const decision = decider.decide(row);
-    const collision = ids.check(decision.doc.id, row.key);
-    if (collision !== undefined) {
-      // The first row keeps the document; the second is reported, never silently merged.
-      if (collisions.length < 1000) collisions.push(collision);
-      ctx.logger.warn({ table: stream.id, key: row.key, document_id: decision.doc.id }, collision.message);
-      continue;
-    }
-    if (decision.action === "oversize") {
-      progress.oversize++;
-      reportOversize(ctx.logger, stream.id, row.key, decision.doc, ctx.source.config.maxDocumentBytes);
-      if (ctx.oversize.length < 1000)
-        ctx.oversize.push({
-          stream: stream.id,
-          key: row.key,
-          id: decision.doc.id,
-          bytes: decision.doc.bytes,
-        });
-    } else if (decision.action === "exclude") {
-      // Its document, if any, goes in the delete pass.
-      progress.filtered++;
-    } else {
-      docs.push(decision.doc);
-    }
+): BuiltDocument | undefined {
+  const decision = decider.decide(row);
+  const collision = ids.check(decision.doc.id, row.key);
+  if (collision !== undefined) {
+    // The first row keeps the document; the second is reported, never silently merged.
+    if (!catchUp && ctx.collisions.length < 1000) ctx.collisions.push(collision);
+    ctx.logger.warn({ table: stream.id, key: row.key, document_id: decision.doc.id }, collision.message);
+    return undefined;
   }
-  return docs;
+  if (decision.action === "oversize") {
+    progress.oversize++;
+    reportOversize(ctx.logger, stream.id, row.key, decision.doc, ctx.source.config.maxDocumentBytes);
+    if (ctx.oversize.length < 1000)
+      ctx.oversize.push({ stream: stream.id, key: row.key, id: decision.doc.id, bytes: decision.doc.bytes });
+    return undefined;
+  }
+  // An excluded row's document, if any, goes in the delete pass.
+  if (decision.action === "exclude") progress.filtered++;
+  return decision.action === "index" ? decision.doc : undefined;
 }
 
 async function changedOnly(
@@ -143,7 +155,7 @@ async function changedOnly(
     docs.map((d) => d.id),
     ctx.signal,
   );
-  const changed = docs.filter((d) => stored.get(d.id) !== d.body);
+  const changed = docs.filter((d) => stored.get(d.id) !== bodyOf(d.source));
   progress.unchanged += docs.length - changed.length;
   return changed;
 }
