@@ -4,6 +4,7 @@
  * `RESULT {json}` on stdout.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { tuneHeap } from "../src/cli/heap.js";
 import { DEFAULT_SYNC_OPTIONS, resolvePostgresConfig } from "../src/config/index.js";
 import { silentLogger } from "../src/observability/logger.js";
 import { connectElasticsearch } from "../src/sink/es-client.js";
@@ -106,6 +107,8 @@ async function sync(request: PhaseRequest): Promise<PhaseWork> {
   };
 }
 
+// As the CLI does (src/cli/main.ts): the phase measures pgsearch as users run it.
+tuneHeap();
 const request = JSON.parse(process.argv[2] ?? "{}") as PhaseRequest;
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { CommanderError } from "@commander-js/extra-typings";
 import { EXIT } from "./exit-codes.js";
+import { tuneHeap } from "./heap.js";
 import { buildProgram } from "./program.js";
 
+tuneHeap();
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
