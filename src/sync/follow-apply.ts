@@ -84,7 +84,9 @@ export async function applyBatch(
   client: PgClient,
   writer: BatchWriter,
 ): Promise<ApplyCounts> {
-  await visibleSnapshot(client, batch.xids, ctx.signal);
+  // pg_current_snapshot from PostgreSQL 13; txid_current_snapshot (deprecated since) before.
+  const fn = ctx.plan.server.versionNum >= 130000 ? "pg_current_snapshot" : "txid_current_snapshot";
+  await visibleSnapshot(client, fn, batch.xids, ctx.signal);
   try {
     return await applyVisible(ctx, batch, client, writer);
   } finally {
@@ -97,12 +99,17 @@ export async function applyBatch(
  * (and so logical decoding) a moment before other sessions see it: a re-read in that moment
  * would index the row as it was before (or delete a new row) and confirm the change as applied.
  */
-async function visibleSnapshot(client: PgClient, xids: number[], signal: AbortSignal): Promise<void> {
+async function visibleSnapshot(
+  client: PgClient,
+  snapshotFunction: string,
+  xids: number[],
+  signal: AbortSignal,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await queryWithSignal(client, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [], signal);
     const result = await queryWithSignal<{ snapshot: string }>(
       client,
-      "SELECT txid_current_snapshot()::text AS snapshot",
+      `SELECT ${snapshotFunction}()::text AS snapshot`,
       [],
       signal,
     );

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 describe("follow: batch order", () => {
-  it("a batch is re-read only on a snapshot that sees all its transactions (PostgreSQL's txid_current_snapshot)", async () => {
+  it("a batch is re-read only on a snapshot that sees all its transactions (PostgreSQL's own snapshot)", async () => {
     // Oracle: PostgreSQL's own snapshot, taken while another transaction holds its xid open.
     const other = await adminClient();
     try {
