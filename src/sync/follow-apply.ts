@@ -203,9 +203,25 @@ async function applyKeys(
 ): Promise<ApplyCounts> {
   const counts: ApplyCounts = { indexed: 0, deleted: 0 };
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
-  for (let i = 0; i < keys.length; i += 1000) {
+  const read = (from: number): Promise<Map<string, SourceRow>> | undefined => {
+    if (from >= keys.length) return undefined;
+    const rows = ctx.source.existing(
+      client,
+      stream,
+      ctx.plan.server,
+      keys.slice(from, from + 1000),
+      ctx.signal,
+    );
+    rows.catch(() => undefined); // awaited below, or abandoned when a write failed first
+    return rows;
+  };
+  // The next slice is read while this one's writes wait for Elasticsearch: one snapshot for the
+  // whole batch (applyBatch), so reading earlier changes nothing.
+  let next = read(0);
+  for (let i = 0; next !== undefined; i += 1000) {
+    const rows = await next;
+    next = read(i + 1000);
     const slice = keys.slice(i, i + 1000);
-    const rows = await ctx.source.existing(client, stream, ctx.plan.server, slice, ctx.signal);
     for (const key of slice) {
       const row = rows.get(JSON.stringify(key));
       if (row !== undefined) {

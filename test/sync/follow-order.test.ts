@@ -11,7 +11,7 @@ import { ChangeFollower, dropSlot, type AppliedBatch } from "../../src/sync/foll
 import { seesAll } from "../../src/sync/follow-apply.js";
 import { startFaultProxy } from "../helpers/fault-proxy.js";
 import { dropSchema } from "../helpers/fixtures.js";
-import { adminClient, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
+import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
 
 let admin: pg.Client;
@@ -28,13 +28,18 @@ beforeAll(async () => {
     CREATE SCHEMA "${schema}";
     CREATE TABLE "${schema}".counters (id int PRIMARY KEY, n int NOT NULL);
     INSERT INTO "${schema}".counters SELECT g, 0 FROM generate_series(1, ${ROWS}) g;
+    CREATE TABLE "${schema}".many (id int PRIMARY KEY, n int NOT NULL);
+    INSERT INTO "${schema}".many SELECT g, 0 FROM generate_series(1, 2500) g;
   `);
 });
 
 afterAll(async () => {
   await dropSlot(admin, slot, slot).catch(() => undefined);
+  await dropSlot(admin, `${slot}_many`, `${slot}_many`).catch(() => undefined);
   await dropSchema(admin, schema);
-  await es.indices.delete({ index, ignore_unavailable: true }).catch(() => undefined);
+  await es.indices
+    .delete({ index: [index, `${index}-many`], ignore_unavailable: true })
+    .catch(() => undefined);
   await admin.end();
   await es.close();
 });
@@ -130,4 +135,42 @@ describe("follow: batch order", () => {
       await proxy.close();
     }
   }, 90_000);
+
+  it("a batch of more keys than one re-read query takes (2,500 rows in one transaction) is applied whole", async () => {
+    const config = sourceConfig({ schema, tables: "many" });
+    const source = new PostgresSource(config, connectionFactory(config));
+    const manySlot = `${slot}_many`;
+    const manyIndex = `${index}-many`;
+    const follower = new ChangeFollower(source, es, await source.plan([]), silentLogger);
+    const pgAdmin = await connectionFactory(config).connect();
+    await follower.ensureSlot({ slotName: manySlot, publication: manySlot }, pgAdmin);
+    await pgAdmin.end();
+    await runTestSync({ index: manyIndex, source: config, es });
+    const controller = new AbortController();
+    const batches: AppliedBatch[] = [];
+    const running = follower.run({
+      indexName: manyIndex,
+      slotName: manySlot,
+      publication: manySlot,
+      basicRules: new BasicRuleEngine([]),
+      sync: DEFAULT_SYNC_OPTIONS,
+      signal: controller.signal,
+      onApplied: (b) => batches.push(b),
+    });
+    try {
+      await admin.query(`UPDATE "${schema}".many SET n = id * 2`);
+      const wrong = async (): Promise<number> => {
+        const docs = [...(await allDocuments(es, manyIndex)).values()];
+        expect(docs).toHaveLength(2500);
+        return docs.filter((d) => d[`${schema}_many_n`] !== Number(d[`${schema}_many_id`]) * 2).length;
+      };
+      for (let i = 0; i < 100 && batches.reduce((n, b) => n + b.indexed, 0) < 2500; i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(batches.reduce((n, b) => n + b.indexed, 0)).toBe(2500);
+      expect(await wrong()).toBe(0);
+    } finally {
+      controller.abort();
+      await running.catch(() => undefined);
+    }
+  }, 60_000);
 });
