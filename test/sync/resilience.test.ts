@@ -127,12 +127,14 @@ describe("resilience", () => {
 
       // First run: kill -9 once part of the table is indexed.
       const first = cli();
-      const startedAt = Date.now();
       for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const count = await es.count({ index }).catch(() => ({ count: 0 }));
-        // Checkpoints are saved every 2 s: let at least one be written.
-        if (count.count > ROWS / 5 && Date.now() - startedAt > 3000) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Killed once a checkpoint with a position is saved (every 2 s): a fixed delay raced the
+        // first save once the sync got faster.
+        const saved = await es
+          .get<{ streams?: Record<string, { after: string | null }> }>({ index: "pgsearch-state", id: index })
+          .catch(() => undefined);
+        if (saved?._source?.streams?.[`${schema}.events`]?.after != null) break;
         if (first.exitCode !== null)
           throw new Error("the sync finished before it could be killed; make the table larger");
       }
