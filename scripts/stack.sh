@@ -425,9 +425,23 @@ os_down() {
 
 # ---------------------------------------------------------------- commands
 cmd=${1:-status}
+# The servers' ports (55411-55418, 55432, 592xx/593xx) lie inside Linux's ephemeral range
+# (32768-60999): a busy machine's outgoing connections can take one of them as their local port,
+# and the next server to start fails with "Address already in use" (seen once in five CI runs
+# under load, for the secured node's 59310). As root, reserve them so the kernel never hands them
+# out; where /proc/sys is read-only (a container) this is skipped.
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
+  [ "$(id -u)" = 0 ] && [ -w "$file" ] || return 0
+  current=$(cat "$file" 2>/dev/null || true)
+  echo "${current:+$current,}55411-55418,55432,59200-59201,59210,59300-59301,59310,$PG_PORT,$ES_PORT,$ES_TRANSPORT_PORT,${OS_PORT:-59201},${OS_TRANSPORT_PORT:-59301}" \
+    >"$file" 2>/dev/null || true
+}
+
 case "$cmd" in
   up)
     mkdir -p "$STACK"
+    reserve_ports
     # `up opensearch` starts only OpenSearch, beside a stack that may already run.
     if [ "${2:-}" = opensearch ]; then
       os_up
