@@ -172,7 +172,9 @@ HBA
   echo "$PG_BIN" >"$PG_DIR/bin-path"
   if ! pg_running; then
     log "starting PostgreSQL ${PG_VERSION:-15} on 127.0.0.1:$PG_PORT"
-    if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/postgresql.log" -w -t 30 start >/dev/null; then
+    # -p: a data directory made for another port still listens where this call asks, never on a
+    # port another stack may be using (the port in postgresql.conf is only the initdb-time one).
+    if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/postgresql.log" -o "-p $PG_PORT" -w -t 30 start >/dev/null; then
       tail -n 40 "$PG_DIR/postgresql.log" >&2 || true
       die "PostgreSQL did not start"
     fi
