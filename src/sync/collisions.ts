@@ -1,5 +1,6 @@
 import { compatPrefix, type SourceStream } from "../source/plan.js";
 import { META_FIELD } from "../sink/search-index.js";
+import { crossStreamOverlap } from "./id-overlap.js";
 
 /**
  * Two rows that would become one document (same `_id`), or two columns that would become one
@@ -9,6 +10,8 @@ import { META_FIELD } from "../sink/search-index.js";
 export interface Collision {
   kind: "id" | "field";
   stream: string;
+  /** Id collisions across tables: the stream of the row that keeps the document. */
+  firstStream?: string;
   /** The document id or the field name both map to. */
   target: string;
   /** The two keys (JSON of the key values) or the two column names. */
@@ -58,42 +61,89 @@ function fieldCollision(stream: SourceStream, field: string, first: string, seco
   };
 }
 
+/** The row that keeps a document: its stream and the JSON of its key. */
+interface Owner {
+  stream: string;
+  key: string;
+}
+
+/**
+ * The ids remembered by all streams of one sync, so a row of one table whose id another table's
+ * row already took is found too (`crossStreamOverlap` says which rows can be such).
+ */
+export class SyncIds {
+  readonly seen = new Map<string, Owner>();
+  private readonly overlap: Map<string, (id: string) => boolean>;
+
+  constructor(streams: SourceStream[], database: string, compat: boolean) {
+    this.overlap = crossStreamOverlap(streams, database, compat);
+  }
+
+  /** The test for rows of this stream another stream could share an id with; undefined: none can. */
+  crossTest(stream: SourceStream): ((id: string) => boolean) | undefined {
+    return this.overlap.get(stream.id);
+  }
+}
+
 /**
  * Remembers the ids of one stream's rows that could collide, and reports the second row of a
- * pair. Table streams with a one-column key cannot collide (distinct values print distinctly);
- * composite keys collide only when a part contains "_" (('x_y','z') and ('x','y_z')), so only
- * those rows are remembered. Query streams may return a key twice, or NULL parts (left out of
- * the id), so every row is remembered, up to MAX_TRACKED_IDS.
+ * pair. Table streams with a one-column key cannot collide within the stream (distinct values
+ * print distinctly); composite keys collide only when a part contains "_" (('x_y','z') and
+ * ('x','y_z')), so only those rows are remembered. Query streams may return a key twice, or NULL
+ * parts (left out of the id), so every row is remembered, up to MAX_TRACKED_IDS. Rows whose id
+ * another stream could print too (SyncIds) are remembered as well, in the map all streams share.
  */
 export class IdCollisionDetector {
-  private readonly seen = new Map<string, string>();
   private readonly mode: "none" | "underscore" | "all";
+  private readonly cross: ((id: string) => boolean) | undefined;
+  private tracked = 0;
+  /** A catch-up pass meets its own rows again: each once, not as a collision. */
+  private readonly reseen = new Set<string>();
 
   constructor(
     private readonly stream: SourceStream,
     compat: boolean,
+    private readonly ids: SyncIds = new SyncIds([], "", false),
+    private readonly again = false,
   ) {
     if (stream.kind === "query") this.mode = "all";
     else if (compat && stream.keyIndexes.length > 1) this.mode = "underscore";
     else this.mode = "none";
+    this.cross = ids.crossTest(stream);
   }
 
   check(id: string, key: (string | null)[]): Collision | undefined {
-    if (this.mode === "none") return undefined;
-    if (this.mode === "underscore" && !key.some((part) => part?.includes("_") === true)) return undefined;
+    if (this.mode !== "all" && this.cross?.(id) !== true) {
+      if (this.mode === "none") return undefined;
+      if (!key.some((part) => part?.includes("_") === true)) return undefined;
+    }
     const keyJson = JSON.stringify(key);
-    const earlier = this.seen.get(id);
+    const earlier = this.ids.seen.get(id);
     if (earlier === undefined) {
-      if (this.seen.size < MAX_TRACKED_IDS) this.seen.set(id, keyJson);
+      if (this.tracked++ < MAX_TRACKED_IDS) this.ids.seen.set(id, { stream: this.stream.id, key: keyJson });
       return undefined;
     }
-    return {
-      kind: "id",
-      stream: this.stream.id,
-      target: id,
-      first: earlier,
-      second: keyJson,
-      message: `${this.stream.id}: rows with keys ${earlier} and ${keyJson} both become document ${id}; the second is not indexed`,
-    };
+    if (this.again && earlier.stream === this.stream.id && earlier.key === keyJson && !this.reseen.has(id)) {
+      this.reseen.add(id);
+      return undefined;
+    }
+    return idCollision(id, earlier, { stream: this.stream.id, key: keyJson });
   }
+}
+
+/** The second row of a pair, reported naming both rows (and both tables when they differ). */
+export function idCollision(id: string, first: Owner, second: Owner): Collision {
+  const rows =
+    first.stream === second.stream
+      ? `${second.stream}: rows with keys ${first.key} and ${second.key}`
+      : `${first.stream} row with key ${first.key} and ${second.stream} row with key ${second.key}`;
+  return {
+    kind: "id",
+    stream: second.stream,
+    ...(first.stream === second.stream ? {} : { firstStream: first.stream }),
+    target: id,
+    first: first.key,
+    second: second.key,
+    message: `${rows} both become document ${id}; the second is not indexed`,
+  };
 }

@@ -23,6 +23,11 @@ export interface BuiltDocument {
   bytes: number;
 }
 
+/** What every compat id of a stream starts with: `{db}_{schema}_{sorted tables joined by _}_`. */
+export function compatIdPrefix(database: string, stream: Pick<SourceStream, "schema" | "tables">): string {
+  return `${database}_${stream.schema}_${[...stream.tables].sort().join("_")}_`;
+}
+
 /**
  * Builds documents for one stream. Compat mode reproduces Elastic's connector exactly: id
  * `{db}_{schema}_{tables}_{key values}` and fields `{schema}_{tables}_{column}` (the field names
@@ -48,9 +53,7 @@ export class DocumentBuilder {
     this.prefix = this.compat
       ? `"database":${JSON.stringify(config.database)},"table":${tableValue},"schema":${JSON.stringify(stream.schema)},`
       : "";
-    this.idPrefix = this.compat
-      ? `${config.database}_${stream.schema}_${[...stream.tables].sort().join("_")}_`
-      : `${stream.id}:`;
+    this.idPrefix = this.compat ? compatIdPrefix(config.database, stream) : `${stream.id}:`;
     this.keyTypeNames = stream.keyIndexes.map((i) => {
       const column = stream.columns[i];
       return column === undefined || column.isArray ? "text" : column.typeName;

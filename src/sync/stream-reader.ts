@@ -8,7 +8,7 @@ import type { PostgresSource } from "../source/postgres-source.js";
 import type { SourceRow } from "../source/reader.js";
 import type { SyncSnapshot } from "../source/snapshot.js";
 import type { BatchTicket, CheckpointTracker } from "./checkpoints.js";
-import { type Collision, IdCollisionDetector } from "./collisions.js";
+import { type Collision, IdCollisionDetector, type SyncIds } from "./collisions.js";
 import type { BuiltDocument } from "./document.js";
 import { reportOversize, RowDecider } from "./row-decision.js";
 import type { OversizeDocument, StreamProgress } from "./sync-types.js";
@@ -27,6 +27,8 @@ export interface StreamReadContext {
   fallbackTimestamp: string;
   oversize: OversizeDocument[];
   collisions: Collision[];
+  /** Ids remembered across the sync's streams (cross-table collisions). */
+  ids: SyncIds;
   signal: AbortSignal | undefined;
 }
 
@@ -57,7 +59,8 @@ export async function readStreamInto(
   options: StreamReadOptions,
 ): Promise<void> {
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules, ctx.fallbackTimestamp);
-  const ids = new IdCollisionDetector(stream, ctx.source.config.documentMode === "compat");
+  const compat = ctx.source.config.documentMode === "compat";
+  const ids = new IdCollisionDetector(stream, compat, ctx.ids, options.catchUp === true);
   const decide = (row: SourceRow): BuiltDocument | undefined =>
     decideRow(row, stream, decider, ids, ctx, progress, options.catchUp === true);
   const ticketFor = (lastKey: (string | null)[], pending: number): BatchTicket =>

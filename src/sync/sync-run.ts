@@ -6,6 +6,7 @@ import type { SourceStream } from "../source/plan.js";
 import type { SyncSnapshot } from "../source/snapshot.js";
 import { CheckpointSaver } from "./checkpoint-saver.js";
 import { type BatchTicket, CheckpointTracker } from "./checkpoints.js";
+import { SyncIds } from "./collisions.js";
 import { deletePass } from "./delete-pass.js";
 import { readStreamInto, type StreamReadContext } from "./stream-reader.js";
 import type { PlannedSync } from "./sync-plan.js";
@@ -75,6 +76,11 @@ export class SyncRun {
       fallbackTimestamp: JSON.stringify(new Date(startTime).toISOString().replace("Z", "+00:00")),
       oversize: this.oversize,
       collisions: planned.collisions,
+      ids: new SyncIds(
+        planned.plan.streams,
+        deps.source.config.database,
+        deps.source.config.documentMode === "compat",
+      ),
       signal: request.signal,
     };
   }
