@@ -27,6 +27,14 @@ export const META_MAPPING = {
 } as const;
 
 /** The content index: creation, counts, scans and stored bodies; everything the sync needs from it. */
+/** The row a stored document came from, as its `_pgsearch` field records it. */
+export interface StoredOwner {
+  source: string;
+  /** JSON of the key parts. */
+  key: string;
+  parts?: string[] | undefined;
+}
+
 export class SearchIndex {
   constructor(
     private readonly client: Client,
@@ -109,6 +117,29 @@ export class SearchIndex {
       return bodies;
     } catch (error) {
       throw describeEsError(error, `cannot read stored documents from ${this.name}`);
+    }
+  }
+
+  /**
+   * Which row each of these documents belongs to (`_pgsearch.source`, `.key`, `.parts`); ids
+   * without a document, or without that field, are left out.
+   */
+  async storedOwners(ids: string[], signal?: AbortSignal): Promise<Map<string, StoredOwner>> {
+    const owners = new Map<string, StoredOwner>();
+    if (ids.length === 0) return owners;
+    try {
+      const response = await this.client.mget<{ [META_FIELD]?: Partial<StoredOwner> }>(
+        { index: this.name, ids, _source_includes: [META_FIELD] },
+        { signal },
+      );
+      for (const doc of response.docs) {
+        const meta = "found" in doc && doc.found ? doc._source?.[META_FIELD] : undefined;
+        if (typeof meta?.source === "string" && typeof meta.key === "string")
+          owners.set(doc._id, { source: meta.source, key: meta.key, parts: meta.parts });
+      }
+      return owners;
+    } catch (error) {
+      throw describeEsError(error, `cannot read document owners from ${this.name}`);
     }
   }
 

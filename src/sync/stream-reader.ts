@@ -10,8 +10,13 @@ import type { SyncSnapshot } from "../source/snapshot.js";
 import type { BatchTicket, CheckpointTracker } from "./checkpoints.js";
 import { type Collision, IdCollisionDetector, type SyncIds } from "./collisions.js";
 import type { BuiltDocument } from "./document.js";
+import { BatchOwners, type CollisionGuard } from "./id-owners.js";
+import type { PgClient } from "../source/connection.js";
 import { reportOversize, RowDecider } from "./row-decision.js";
 import type { OversizeDocument, StreamProgress } from "./sync-types.js";
+
+type Key = (string | null)[];
+type OwnedFilter = (rows: SourceRow[], idOf: (key: Key) => string) => Promise<SourceRow[]>;
 
 /** Everything a stream read writes to and reports into, shared by the streams of one sync. */
 export interface StreamReadContext {
@@ -29,6 +34,10 @@ export interface StreamReadContext {
   collisions: Collision[];
   /** Ids remembered across the sync's streams (cross-table collisions). */
   ids: SyncIds;
+  /** Every stream of the sync (the owner of a stored document is looked up in its own). */
+  streams: SourceStream[];
+  /** Which rows can collide: checked against the stored documents when only changed rows are read. */
+  guard: CollisionGuard;
   signal: AbortSignal | undefined;
 }
 
@@ -58,6 +67,72 @@ export async function readStreamInto(
   progress: StreamProgress,
   options: StreamReadOptions,
 ): Promise<void> {
+  const owned = storedOwnerCheck(stream, ctx, options);
+  try {
+    await readBatches(stream, ctx, progress, options, owned?.filter);
+  } finally {
+    await owned?.release();
+  }
+}
+
+/**
+ * An incremental sync reads only changed rows: a row whose id another row's document holds in
+ * the index (a row not read this time) is found there. Undefined for streams that cannot collide
+ * and for syncs that read every row (the in-memory detector sees both rows).
+ */
+function storedOwnerCheck(
+  stream: SourceStream,
+  ctx: StreamReadContext,
+  options: StreamReadOptions,
+):
+  | {
+      filter: OwnedFilter;
+      release: () => Promise<void>;
+    }
+  | undefined {
+  if (
+    options.changedSince === undefined ||
+    options.catchUp === true ||
+    ctx.guard.testFor(stream) === undefined
+  )
+    return undefined;
+  let reader: Promise<PgClient> | undefined;
+  const owners = new BatchOwners({
+    source: ctx.source,
+    index: ctx.index,
+    streams: ctx.streams,
+    server: ctx.server,
+    guard: ctx.guard,
+    connection: () => (reader ??= ctx.snapshot.reader(ctx.signal)),
+    report: (c) => {
+      reportCollision(ctx, c, JSON.parse(c.second) as Key, false);
+    },
+    signal: ctx.signal,
+  });
+  return {
+    filter: async (rows, idOf) => {
+      await owners.preload(
+        stream,
+        rows.map((row) => row.key),
+        idOf,
+      );
+      const kept: SourceRow[] = [];
+      for (const row of rows) if (await owners.mayWrite(stream, row, idOf(row.key), "index")) kept.push(row);
+      return kept;
+    },
+    release: async () => {
+      if (reader !== undefined) await ctx.snapshot.release(await reader);
+    },
+  };
+}
+
+async function readBatches(
+  stream: SourceStream,
+  ctx: StreamReadContext,
+  progress: StreamProgress,
+  options: StreamReadOptions,
+  owned: OwnedFilter | undefined,
+): Promise<void> {
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules, ctx.fallbackTimestamp);
   const compat = ctx.source.config.documentMode === "compat";
   const ids = new IdCollisionDetector(stream, compat, ctx.ids, options.catchUp === true);
@@ -81,7 +156,7 @@ export async function readStreamInto(
       await add(doc, ticket);
     }
   };
-  for await (const rows of ctx.source.read(ctx.snapshot, stream, ctx.server, {
+  for await (let rows of ctx.source.read(ctx.snapshot, stream, ctx.server, {
     batchRows: ctx.batchRows,
     after: options.after,
     changedSince: options.changedSince,
@@ -93,6 +168,7 @@ export async function readStreamInto(
     }
     const last = rows[rows.length - 1];
     if (last === undefined) continue;
+    if (owned !== undefined) rows = await owned(rows, (key) => decider.id(key));
     if (options.skipUnchanged) {
       const docs = rows.map(decide).filter((doc) => doc !== undefined);
       rows.length = 0; // the rows are documents now: let them go before waiting on Elasticsearch
@@ -131,9 +207,7 @@ function decideRow(
   const decision = decider.decide(row);
   const collision = ids.check(decision.doc.id, row.key);
   if (collision !== undefined) {
-    // The first row keeps the document; the second is reported, never silently merged.
-    if (!catchUp && ctx.collisions.length < 1000) ctx.collisions.push(collision);
-    ctx.logger.warn({ table: stream.id, key: row.key, document_id: decision.doc.id }, collision.message);
+    reportCollision(ctx, collision, row.key, catchUp);
     return undefined;
   }
   if (decision.action === "oversize") {
@@ -146,6 +220,17 @@ function decideRow(
   // An excluded row's document, if any, goes in the delete pass.
   if (decision.action === "exclude") progress.filtered++;
   return decision.action === "index" ? decision.doc : undefined;
+}
+
+/** The first row keeps the document; the second is reported, never silently merged. */
+function reportCollision(
+  ctx: StreamReadContext,
+  collision: Collision,
+  key: (string | null)[],
+  catchUp: boolean,
+): void {
+  if (!catchUp && ctx.collisions.length < 1000) ctx.collisions.push(collision);
+  ctx.logger.warn({ table: collision.stream, key, document_id: collision.target }, collision.message);
 }
 
 async function changedOnly(

@@ -7,6 +7,7 @@ import type { SyncSnapshot } from "../source/snapshot.js";
 import { CheckpointSaver } from "./checkpoint-saver.js";
 import { type BatchTicket, CheckpointTracker } from "./checkpoints.js";
 import { SyncIds } from "./collisions.js";
+import { CollisionGuard } from "./id-owners.js";
 import { deletePass } from "./delete-pass.js";
 import { readStreamInto, type StreamReadContext } from "./stream-reader.js";
 import type { PlannedSync } from "./sync-plan.js";
@@ -76,6 +77,8 @@ export class SyncRun {
       fallbackTimestamp: JSON.stringify(new Date(startTime).toISOString().replace("Z", "+00:00")),
       oversize: this.oversize,
       collisions: planned.collisions,
+      streams: planned.plan.streams,
+      guard: new CollisionGuard(planned.plan.streams, deps.source.config),
       ids: new SyncIds(
         planned.plan.streams,
         deps.source.config.database,

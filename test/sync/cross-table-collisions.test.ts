@@ -35,6 +35,9 @@ beforeAll(async () => {
     INSERT INTO "${schema}".orders VALUES (1, 100);
     CREATE TABLE "${schema}".orders_line (id int PRIMARY KEY, v int);
     INSERT INTO "${schema}".orders_line VALUES (1, 1000);
+    CREATE TABLE "${schema}".note (id text PRIMARY KEY, v int);
+    INSERT INTO "${schema}".note VALUES ('x_1', 1);
+    CREATE TABLE "${schema}".note_x (id int PRIMARY KEY, v int);
   `);
 });
 
@@ -86,11 +89,35 @@ describe("two tables, one _id (compat ids): reported naming both tables and keys
     expect(incremental.stdout).toContain(`${schema}.item_tag row with key ["1"] both become document`);
   });
 
+  it("an incremental sync that reads only the new row finds the other table's row in the index", async () => {
+    // note 'x_1' falls outside the 10 s the incremental sync re-reads: only note_x 1 is read.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const index = newIndex();
+    const source = sourceConfig({ schema, tables: "note, note_x" });
+    expect((await runTestSync({ index, es, source })).collisions).toEqual([]);
+    await admin.query(`INSERT INTO "${schema}".note_x VALUES (1, 10)`);
+    const result = await runTestSync({ index, es, source, jobType: "incremental" });
+    expect(result.streams.map((s) => [s.stream, s.rowsRead])).toEqual([
+      [`${schema}.note`, 0],
+      [`${schema}.note_x`, 1],
+    ]);
+    const id = `${db()}_${schema}_note_x_1`;
+    expect(result.collisions.map((c) => [c.target, c.firstStream, c.first, c.stream, c.second])).toEqual([
+      [id, `${schema}.note`, '["x_1"]', `${schema}.note_x`, '["1"]'],
+    ]);
+    expect((await allDocuments(es, index)).get(id)).toMatchObject({ table: "note", [`${schema}_note_v`]: 1 });
+  }, 60_000);
+
   it("tables whose ids cannot meet (orders, orders_line with integer keys) are not tracked at all", async () => {
     const source = new PostgresSource(sourceConfig({ schema }), connectionFactory(sourceConfig({ schema })));
     const plan = await source.plan([]);
     const overlap = crossStreamOverlap(plan.streams, db(), true);
-    expect([...overlap.keys()].sort()).toEqual([`${schema}.item`, `${schema}.item_tag`]);
+    expect([...overlap.keys()].sort()).toEqual([
+      `${schema}.item`,
+      `${schema}.item_tag`,
+      `${schema}.note`,
+      `${schema}.note_x`,
+    ]);
     const itemRows = overlap.get(`${schema}.item`);
     expect(itemRows?.(`${db()}_${schema}_item_tag_1`)).toBe(true);
     expect(itemRows?.(`${db()}_${schema}_item_plain`)).toBe(false); // only ids item_tag could print
