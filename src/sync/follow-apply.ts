@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import type { ChangeBatch, PendingPart } from "./change-buffer.js";
 import { parseKey, reportOversize, RowDecider } from "./row-decision.js";
 import type { SourceRow } from "../source/reader.js";
+import { BatchOwners, type CollisionGuard } from "./id-owners.js";
 
 type Key = (string | null)[];
 
@@ -27,6 +28,8 @@ export interface ApplyContext {
   batchRows: number;
   logger: Logger;
   signal: AbortSignal;
+  /** Which rows can share a document id with another row (checked against the index's owners). */
+  guard?: CollisionGuard | undefined;
 }
 
 export interface ApplyCounts {
@@ -146,12 +149,14 @@ async function applyVisible(
   writer: BatchWriter,
 ): Promise<ApplyCounts> {
   const counts: ApplyCounts = { indexed: 0, deleted: 0 };
+  const owners = batchOwners(ctx, client);
   for (const streamId of batch.truncates) counts.deleted += await deleteAll(ctx, streamId, writer);
   if (batch.rereads.length > 0) {
     // A whole advanced rule read again (rare: a TRUNCATE of a table it reads): a snapshot, as a full sync.
     const snapshot = await ctx.source.openSnapshot(ctx.signal);
     try {
-      for (const stream of batch.rereads) add(counts, await reread(ctx, stream, snapshot, client, writer));
+      for (const stream of batch.rereads)
+        add(counts, await reread(ctx, stream, snapshot, client, writer, owners));
     } finally {
       await snapshot.close();
     }
@@ -163,10 +168,27 @@ async function applyVisible(
     if (keys === undefined) byStream.set(change.stream, [change.key]);
     else keys.push(change.key);
   }
-  for (const [stream, keys] of byStream) add(counts, await applyKeys(ctx, stream, keys, client, writer));
-  add(counts, await applyParts(ctx, batch.parts, client, writer));
+  for (const [stream, keys] of byStream)
+    add(counts, await applyKeys(ctx, stream, keys, client, writer, owners));
+  add(counts, await applyParts(ctx, batch.parts, client, writer, owners));
   await writer.flush();
   return counts;
+}
+
+/** Document owners for the rows of this batch that can collide; a collision is logged naming both rows. */
+function batchOwners(ctx: ApplyContext, client: PgClient): BatchOwners {
+  return new BatchOwners({
+    source: ctx.source,
+    index: new SearchIndex(ctx.client, ctx.indexName),
+    streams: ctx.plan.streams,
+    server: ctx.plan.server,
+    guard: ctx.guard,
+    connection: () => Promise.resolve(client),
+    report: (c) => {
+      ctx.logger.warn({ table: c.stream, key: c.second, document_id: c.target }, `collision: ${c.message}`);
+    },
+    signal: ctx.signal,
+  });
 }
 
 function add(total: ApplyCounts, more: ApplyCounts): void {
@@ -174,14 +196,24 @@ function add(total: ApplyCounts, more: ApplyCounts): void {
   total.deleted += more.deleted;
 }
 
-/** One row decision, written: index, delete, or (oversize) leave the existing document alone. */
+/**
+ * One row decision, written: index, delete, or (oversize) leave the existing document alone. A
+ * row whose id another existing row's document holds writes nothing (BatchOwners).
+ */
 async function write(
   ctx: ApplyContext,
   decider: RowDecider,
   row: SourceRow,
   writer: BatchWriter,
+  owners: BatchOwners,
 ): Promise<ApplyCounts> {
   const decision = decider.decide(row);
+  const action = decision.action === "index" ? "index" : "delete";
+  if (
+    decision.action !== "oversize" &&
+    !(await owners.mayWrite(decider.stream, row, decision.doc.id, action))
+  )
+    return { indexed: 0, deleted: 0 };
   if (decision.action === "index") {
     await writer.add({ action: "index", id: decision.doc.id, source: decision.doc.source });
     return { indexed: 1, deleted: 0 };
@@ -200,6 +232,7 @@ async function applyKeys(
   keys: Key[],
   client: PgClient,
   writer: BatchWriter,
+  owners: BatchOwners,
 ): Promise<ApplyCounts> {
   const counts: ApplyCounts = { indexed: 0, deleted: 0 };
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
@@ -222,11 +255,12 @@ async function applyKeys(
     const rows = await next;
     next = read(i + 1000);
     const slice = keys.slice(i, i + 1000);
+    await owners.preload(stream, slice, (key) => decider.id(key));
     for (const key of slice) {
       const row = rows.get(JSON.stringify(key));
       if (row !== undefined) {
-        add(counts, await write(ctx, decider, row, writer));
-      } else {
+        add(counts, await write(ctx, decider, row, writer, owners));
+      } else if (await owners.mayWrite(stream, { key }, decider.id(key), "delete")) {
         await writer.add({ action: "delete", id: decider.id(key) });
         counts.deleted++;
       }
@@ -244,6 +278,7 @@ async function applyParts(
   changes: PendingPart[],
   client: PgClient,
   writer: BatchWriter,
+  owners: BatchOwners,
 ): Promise<ApplyCounts> {
   const counts: ApplyCounts = { indexed: 0, deleted: 0 };
   const groups = new Map<string, PendingPart[]>();
@@ -267,11 +302,16 @@ async function applyParts(
       ctx.signal,
     );
     const kept = new Set<string>();
+    await owners.preload(
+      stream,
+      rows.map((row) => row.key),
+      (key) => decider.id(key),
+    );
     for (const row of rows) {
       const decision = decider.decide(row);
       // Kept: written now, or left as it was (oversize); excluded ones go with the stale below.
       if (decision.action !== "exclude") kept.add(decision.doc.id);
-      if (decision.action !== "exclude") add(counts, await write(ctx, decider, row, writer));
+      if (decision.action !== "exclude") add(counts, await write(ctx, decider, row, writer, owners));
     }
     // Documents that came from these keys before: gone unless the rule still yields them.
     // (A refresh first, so documents written by the previous batch are seen.)
@@ -310,6 +350,7 @@ async function reread(
   snapshot: SyncSnapshot,
   client: PgClient,
   writer: BatchWriter,
+  owners: BatchOwners,
 ): Promise<ApplyCounts> {
   const counts: ApplyCounts = { indexed: 0, deleted: 0 };
   const decider = new RowDecider(stream, ctx.source.config, ctx.rules);
@@ -317,7 +358,12 @@ async function reread(
     batchRows: ctx.batchRows,
     signal: ctx.signal,
   })) {
-    for (const row of batch) add(counts, await write(ctx, decider, row, writer));
+    await owners.preload(
+      stream,
+      batch.map((row) => row.key),
+      (key) => decider.id(key),
+    );
+    for (const row of batch) add(counts, await write(ctx, decider, row, writer, owners));
   }
   const index = new SearchIndex(ctx.client, ctx.indexName);
   for await (const page of index.scan({

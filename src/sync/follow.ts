@@ -18,6 +18,7 @@ import { applyBatch, timedWriter, type ApplyCounts, type BatchTimings } from "./
 import { asFollowError } from "./follow-errors.js";
 import { startupStep } from "./startup-step.js";
 import { recordFailures } from "./failures-index.js";
+import { CollisionGuard } from "./id-owners.js";
 
 export { dropSlot, slotRetainedWal };
 export type { BatchTimings };
@@ -117,7 +118,10 @@ export class ChangeFollower {
     private readonly logger: Logger,
   ) {
     this.buffer = new ChangeBuffer(plan);
+    this.guard = new CollisionGuard(plan.streams, source.config);
   }
+  /** Which changed rows can share a document id with another row (checked before writing). */
+  private readonly guard: CollisionGuard;
 
   /** Creates the publication and the slot when missing. Call before the initial full sync. */
   ensureSlot(names: SlotNames, admin: PgClient): Promise<"created" | "exists"> {
@@ -397,6 +401,7 @@ export class ChangeFollower {
       batchRows: options.sync.batchRows,
       logger: this.logger,
       signal: options.signal,
+      guard: this.guard,
     };
   }
 
