@@ -121,7 +121,8 @@ function storedOwnerCheck(
       return kept;
     },
     release: async () => {
-      if (reader !== undefined) await ctx.snapshot.release(await reader);
+      const client = await reader?.catch(() => undefined); // a failed connect was reported where it was awaited
+      if (client !== undefined) await ctx.snapshot.release(client);
     },
   };
 }
