@@ -171,8 +171,17 @@ async function applyVisible(
   for (const [stream, keys] of byStream)
     add(counts, await applyKeys(ctx, stream, keys, client, writer, owners));
   add(counts, await applyParts(ctx, batch.parts, client, writer, owners));
+  // A row refused because another row held its id gets the document that row deleted in this batch
+  // (after that delete is written: an index of the id in a concurrent request could land first).
+  const freed = await owners.waitingRows(() => writer.flush(), rowId(ctx));
+  for (const { stream, row } of freed)
+    add(counts, await write(ctx, new RowDecider(stream, ctx.source.config, ctx.rules), row, writer, owners));
   await writer.flush();
   return counts;
+}
+
+function rowId(ctx: ApplyContext): (stream: SourceStream, key: Key) => string {
+  return (stream, key) => new RowDecider(stream, ctx.source.config, ctx.rules).id(key);
 }
 
 /** Document owners for the rows of this batch that can collide; a collision is logged naming both rows. */

@@ -4,6 +4,7 @@ import type { ServerInfo } from "../source/catalog.js";
 import type { PgClient } from "../source/connection.js";
 import type { SourceStream } from "../source/plan.js";
 import type { PostgresSource } from "../source/postgres-source.js";
+import type { SourceRow } from "../source/reader.js";
 import { type Collision, idCollision } from "./collisions.js";
 import { crossStreamOverlap } from "./id-overlap.js";
 
@@ -41,6 +42,12 @@ export class CollisionGuard {
     }
   }
 
+  /**
+   * Rows refused while following, by the id they wanted (the latest one each): when the row
+   * holding the document goes, the follower gives it to the refused row (at most 10,000 kept).
+   */
+  readonly waiting = new Map<string, Owner>();
+
   /** Undefined when no row of the stream can share an id. */
   testFor(stream: SourceStream): ((id: string, key: Key) => boolean) | undefined {
     return this.tests.get(stream.id);
@@ -74,6 +81,8 @@ export class BatchOwners {
   private readonly stored = new Map<string, Owner>();
   /** Ids whose stored owner was read (found or not). */
   private readonly looked = new Set<string>();
+  /** Documents their owner deleted in this batch while another row waits for the id. */
+  readonly freed: string[] = [];
 
   constructor(private readonly ctx: OwnersContext) {}
 
@@ -102,11 +111,45 @@ export class BatchOwners {
     const me: Owner = { stream: stream.id, key: JSON.stringify(row.key), parts };
     const owner = this.owner(id);
     if (owner !== undefined && !same(owner, me) && (action === "delete" || (await this.exists(owner)))) {
-      if (action === "index") this.ctx.report(idCollision(id, owner, me));
+      if (action === "index") this.refused(id, owner, me);
       return false;
     }
+    if (action === "delete" && owner !== undefined && this.ctx.guard?.waiting.has(id) === true)
+      this.freed.push(id);
     this.decided.set(id, action === "index" ? me : null);
     return true;
+  }
+
+  /**
+   * The rows refused earlier whose id their owner deleted in this batch, as they are now (re-read
+   * after `before`); those gone or with another id since are left out.
+   */
+  async waitingRows(
+    before: () => Promise<void>,
+    idOf: (stream: SourceStream, key: Key) => string,
+  ): Promise<{ stream: SourceStream; row: SourceRow }[]> {
+    const waiting = this.ctx.guard?.waiting;
+    if (this.freed.length === 0 || waiting === undefined) return [];
+    await before();
+    const rows: { stream: SourceStream; row: SourceRow }[] = [];
+    for (const id of this.freed.splice(0)) {
+      const owner = waiting.get(id);
+      waiting.delete(id);
+      const stream = this.ctx.streams.find((s) => s.id === owner?.stream);
+      if (owner === undefined || stream === undefined) continue;
+      const key = JSON.parse(owner.key) as Key;
+      const client = await this.ctx.connection();
+      const found = await this.ctx.source.existing(client, stream, this.ctx.server, [key], this.ctx.signal);
+      const row = found.get(owner.key);
+      if (row !== undefined && idOf(stream, row.key) === id) rows.push({ stream, row });
+    }
+    return rows;
+  }
+
+  private refused(id: string, owner: Owner, me: Owner): void {
+    this.ctx.report(idCollision(id, owner, me));
+    const waiting = this.ctx.guard?.waiting;
+    if (waiting !== undefined && (waiting.size < 10_000 || waiting.has(id))) waiting.set(id, me);
   }
 
   /** The row holding document `id` now, as far as the index and this batch say. */
