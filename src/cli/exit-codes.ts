@@ -1,4 +1,5 @@
 import { type ErrorCode, PgSearchError } from "../errors.js";
+import { redactCredentials } from "../observability/redact.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -41,16 +42,6 @@ export const EXIT_BY_CODE: Record<ErrorCode, number> = {
   not_found: EXIT.syncFailed,
   internal: EXIT.syncFailed,
 };
-
-/**
- * Credentials never reach the terminal: `scheme://user:PASSWORD@` in any message (a connection URL
- * pasted into `host`), and `password=...` of a libpq string, are masked.
- */
-export function redactCredentials(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]*):([^\s@/]*)@/gi, "$1$2:***@")
-    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, "$1***");
-}
 
 /** Prints an error the way the CLI reports it and returns the exit code it maps to. */
 export function reportError(error: unknown): number {

@@ -1,5 +1,6 @@
 import pino from "pino";
 import { ConfigError } from "../errors.js";
+import { redactCredentials } from "./redact.js";
 
 /** The logging surface the rest of the code uses; pino's Logger satisfies it. */
 export interface Logger {
@@ -136,6 +137,8 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
   const base: pino.LoggerOptions = {
     level: options.level ?? process.env.PGSEARCH_LOG_LEVEL ?? "info",
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    // Free text (messages, exception texts, server errors) is masked too, whatever the format.
+    hooks: { streamWrite: redactCredentials },
   };
   if (options.ecs === true && options.human !== true) {
     const { ecsFormat } = await import("@elastic/ecs-pino-format");

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { resolvePostgresConfig, type PostgresConfig } from "../config/postgres-config.js";
+import { redactCredentials } from "../observability/redact.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
 import { dropSlot } from "../sync/follow.js";
@@ -165,6 +166,7 @@ export class FollowerSupervisor {
   private async fail(entry: Follower, connectorId: string, message: string): Promise<void> {
     if (entry.controller.signal.aborted) return;
     entry.phase = "failed";
+    message = redactCredentials(message);
     this.deps.logger.error({ connector_id: connectorId }, `following changes stopped: ${message}`);
     await this.deps.protocol
       .updateConnector(connectorId, {

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { resolvePostgresConfig } from "../config/postgres-config.js";
 import { CanceledError, PgSearchError } from "../errors.js";
+import { redactCredentials } from "../observability/redact.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
 import { prepareRules } from "../sync/prepare.js";
@@ -119,6 +120,8 @@ export class JobRunner {
     const connectorId = job.doc.connector.id;
     const now = new Date().toISOString();
     const indexed = indexedOf(result);
+    // Kibana shows these to anyone who can read the connector: no credential in them.
+    if (error !== null) error = redactCredentials(error);
     await protocol.updateJob(job.id, {
       status,
       error: status === "error" ? error : null,

@@ -1,5 +1,6 @@
 import { Client, SniffingTransport } from "@elastic/elasticsearch";
 import { SinkError } from "../errors.js";
+import { registerSecret } from "../observability/redact.js";
 import { engineName, rememberEngine, type Engine } from "./engine.js";
 
 export interface ElasticsearchOptions {
@@ -84,6 +85,8 @@ export function clientWithCredentials(
 }
 
 function buildClient(options: ElasticsearchOptions, server: { engine: Engine; major: number }): Client {
+  registerSecret(options.apiKey);
+  registerSecret(options.password);
   return new Client({
     node: options.host,
     requestTimeout: options.requestTimeoutMs,

@@ -2,6 +2,7 @@ import type { ClientConfig } from "pg";
 import pg from "pg";
 import type { PostgresConfig } from "../config/postgres-config.js";
 import { CanceledError, SourceError, throwIfAborted } from "../errors.js";
+import { registerSecret } from "../observability/redact.js";
 
 /** The subset of a node-postgres client the source uses; tests and callers pass a real one. */
 export type PgClient = pg.Client;
@@ -20,6 +21,7 @@ const rawText = (value: string): string => value;
 const RAW_TYPES = { getTypeParser: () => rawText } as unknown as ClientConfig["types"];
 
 export function clientConfig(config: PostgresConfig): ClientConfig {
+  registerSecret(config.password);
   const base: ClientConfig = {
     host: config.host,
     port: config.port,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { EXIT_BY_CODE, redactCredentials, reportError } from "../../src/cli/exit-codes.js";
+import { EXIT_BY_CODE, reportError } from "../../src/cli/exit-codes.js";
+import { redactCredentials, registerSecret } from "../../src/observability/redact.js";
 import { failureLines, useColour } from "../../src/cli/output.js";
 import { ERROR_CODES, SourceError } from "../../src/errors.js";
 import { createLogger, terminal } from "../../src/observability/logger.js";
@@ -39,6 +40,18 @@ describe("CLI conventions", () => {
     expect(written.join("")).toContain("postgres://app:***@db.internal:5432/shop");
     expect(written.join("")).not.toContain("S3cret-PW");
     expect(redactCredentials("host=db password='a b' user=x")).toBe("host=db password=*** user=x");
+  });
+
+  it("a secret handed to a driver is masked in any later text, JSON-escaped too; so are Authorization values", () => {
+    registerSecret('pw-"quoted"-9917');
+    expect(redactCredentials('role "x" has password pw-"quoted"-9917')).toBe('role "x" has password ***');
+    expect(redactCredentials(JSON.stringify({ msg: 'got pw-"quoted"-9917' }))).toBe('{"msg":"got ***"}');
+    expect(redactCredentials('{"authorization":"ApiKey QXBpS2V5U2VjcmV0"}')).toBe(
+      '{"authorization":"ApiKey ***"}',
+    );
+    // Too short to mask without garbling every line.
+    registerSecret("ab");
+    expect(redactCredentials("tab")).toBe("tab");
   });
 
   it("4,000 refused documents print 10 lines and one count by reason (issue 10.15)", () => {

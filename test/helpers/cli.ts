@@ -55,3 +55,41 @@ export function writeStackConfig(options: {
   writeFileSync(path, `${lines.join("\n")}\n`);
   return path;
 }
+
+/** `pgsearch serve -c configPath` as a child process; its stderr (the ECS log lines) is kept. */
+export function startServe(
+  configPath: string,
+  ...args: string[]
+): { logs: () => string; stop: () => Promise<number | null> } {
+  const service = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "serve", "-c", configPath, ...args],
+    { env: process.env, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let logs = "";
+  service.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => service.once("exit", resolve));
+  return {
+    logs: () => logs,
+    stop: async () => {
+      service.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Polls `read` until `done` holds for its value, or fails after `hangGuardMs` (a hang guard, not a bound). */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  hangGuardMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + hangGuardMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

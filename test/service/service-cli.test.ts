@@ -1,5 +1,4 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,7 @@ import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.j
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, startServe, waitFor } from "../helpers/cli.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
 
 let admin: pg.Client;
@@ -66,33 +65,16 @@ it(
     await saveConnectorForm(es, connectorId, stackConnectorValues(schema));
 
     const metricsPort = 20000 + Math.floor(Math.random() * 20000);
-    const service = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "serve",
-        "-c",
-        configPath,
-        "--metrics-port",
-        String(metricsPort),
-      ],
-      { env: process.env, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let logs = "";
-    service.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
+    const service = startServe(configPath, "--metrics-port", String(metricsPort));
     try {
       const started = cli("job", "start", connectorId, "-c", configPath);
       expect(started.status).toBe(0);
       const jobId = started.stdout.trim();
-      const deadline = Date.now() + 60_000;
-      let job: JobDocument | undefined;
-      while (Date.now() < deadline) {
-        job = (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source;
-        if (job?.status === "completed" || job?.status === "error") break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      const job = await waitFor(
+        async () => (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source,
+        (j) => j?.status === "completed" || j?.status === "error",
+        "the job to end",
+      );
       expect(job).toMatchObject({ status: "completed", indexed_document_count: 6 });
       const listed = cli("job", "list", connectorId, "-c", configPath);
       expect(listed.stdout).toMatch(new RegExp(`${jobId}.*completed`));
@@ -124,12 +106,10 @@ it(
       expect([ready.status, await ready.text()]).toEqual([200, "ok\n"]);
       expect(metrics).toContain(`pgsearch_bulk_queue_bytes{connector="${connectorId}"} 0`);
       // ECS JSON logs, no secrets.
-      expect(logs).toMatch(/"ecs.version"/);
-      expect(logs).not.toContain(stack.pgPassword());
+      expect(service.logs()).toMatch(/"ecs.version"/);
+      expect(service.logs()).not.toContain(stack.pgPassword());
     } finally {
-      service.kill("SIGTERM");
-      const code = await new Promise((resolve) => service.once("exit", resolve));
-      expect(code).toBe(0);
+      expect(await service.stop()).toBe(0);
     }
   },
 );
