@@ -163,8 +163,9 @@ export class PostgresSource {
     server: ServerInfo,
     keys: (string | null)[][],
     signal?: AbortSignal,
+    options: { keysOnly?: boolean } = {},
   ): Promise<Map<string, SourceRow>> {
-    const { sql, keyTypes, filterParams } = buildSelect(stream, server, { keysIn: true });
+    const { sql, keyTypes, filterParams } = buildSelect(stream, server, { keysIn: true, ...options });
     const columns: unknown[] = [...keyTypes.map((_, i) => keys.map((k) => k[i] ?? null)), ...filterParams];
     const result = await queryWithSignal<Record<string, string | null>>(client, sql, columns, signal);
     const found = new Map<string, SourceRow>();

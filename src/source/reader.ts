@@ -28,30 +28,19 @@ export interface SourceRow {
 export function buildSelect(
   stream: SourceStream,
   server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis" | "postgisSchema">,
-  options: { resume?: boolean; changedSince?: boolean; keysIn?: boolean; columnsIn?: number[] },
+  options: {
+    resume?: boolean;
+    changedSince?: boolean;
+    keysIn?: boolean;
+    columnsIn?: number[];
+    /** Which keys exist, without rendering documents (doc is "{}", ts null). */
+    keysOnly?: boolean;
+  },
 ): { sql: string; keyTypes: string[]; filterParams: unknown[] } {
   const ref = (i: number): string => columnRef(stream, i);
-  const docColumns: string[] = [];
-  stream.columns.forEach((column, i) => {
-    const field = stream.fieldNames[i];
-    if (field === null || field === undefined) return;
-    docColumns.push(
-      `${renderExpression(column, ref(i), server, stream.compat === true)} AS ${quoteIdent(field)}`,
-    );
-  });
   const keyRefs = stream.keyIndexes.map(ref);
   const keyTypes = stream.keyIndexes.map((i) => stream.columns[i]?.sqlType ?? "text");
-  const selectList = [
-    ...stream.keyIndexes.map((column, i) => `${keyText(stream, column)} AS k${i}`),
-    // `d.*` can only name the subquery: a bare `d` would bind to a user's column "d" first.
-    `(SELECT row_to_json(d.*) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
-    stream.hasXmin && server.commitTimestamps
-      ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
-      : "NULL::text AS ts",
-    ...(stream.parts ?? []).flatMap((part, n) =>
-      part.columnIndexes.map((i, j) => `${keyText(stream, i)} AS p${n}_${j}`),
-    ),
-  ];
+  const selectList = selectColumns(stream, server, options.keysOnly === true);
   const from =
     stream.kind === "query"
       ? `${stream.fromSql} AS s(${stream.columns.map((_, i) => `c${i}`).join(", ")})`
@@ -97,6 +86,36 @@ export function buildSelect(
     (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
     ` ORDER BY ${keyRefs.join(", ")}`;
   return { sql, keyTypes, filterParams };
+}
+
+/** Key texts, the rendered document (unless keysOnly), the commit time and a query stream's parts. */
+function selectColumns(
+  stream: SourceStream,
+  server: Pick<ServerInfo, "commitTimestamps" | "hasPostgis" | "postgisSchema">,
+  keysOnly: boolean,
+): string[] {
+  const ref = (i: number): string => columnRef(stream, i);
+  const docColumns: string[] = [];
+  stream.columns.forEach((column, i) => {
+    const field = stream.fieldNames[i];
+    if (field === null || field === undefined) return;
+    docColumns.push(
+      `${renderExpression(column, ref(i), server, stream.compat === true)} AS ${quoteIdent(field)}`,
+    );
+  });
+  return [
+    ...stream.keyIndexes.map((column, i) => `${keyText(stream, column)} AS k${i}`),
+    // `d.*` can only name the subquery: a bare `d` would bind to a user's column "d" first.
+    keysOnly
+      ? "'{}'::text AS doc"
+      : `(SELECT row_to_json(d.*) FROM (SELECT ${docColumns.length > 0 ? docColumns.join(", ") : "1 AS _"}) AS d)::text AS doc`,
+    stream.hasXmin && server.commitTimestamps && !keysOnly
+      ? "to_json(pg_xact_commit_timestamp(s.xmin))::text AS ts"
+      : "NULL::text AS ts",
+    ...(stream.parts ?? []).flatMap((part, n) =>
+      part.columnIndexes.map((i, j) => `${keyText(stream, i)} AS p${n}_${j}`),
+    ),
+  ];
 }
 
 /**

@@ -139,18 +139,22 @@ async function staleOfGroup(
   decider: RowDecider,
   docs: IndexedDoc[],
 ): Promise<string[]> {
+  // Without residual rules, whether a key exists is all that matters: no document is rendered.
+  const contentCanExclude = decider.contentCanExclude;
   const existing = await input.source.existing(
     reader,
     stream,
     input.plan.server,
     docs.map((d) => d.key),
     input.signal,
+    { keysOnly: !contentCanExclude },
   );
   return docs
     .filter((doc) => {
       const row = existing.get(JSON.stringify(doc.key));
+      if (row === undefined || decider.id(row.key) !== doc.id) return true;
       // One rule with the sync and the follower: an oversize row keeps its document.
-      return row === undefined || decider.id(row.key) !== doc.id || decider.decide(row).action === "exclude";
+      return contentCanExclude && decider.decide(row).action === "exclude";
     })
     .map((doc) => doc.id);
 }

@@ -34,14 +34,14 @@ export function decide(
   const doc = builder.build(row);
   if (doc.bytes > limits.maxDocumentBytes) return { action: "oversize", doc };
   // Rows the SQL filter let through still meet the rules it could not translate.
-  if (
-    stream.filter?.exact !== true &&
-    !rules.isMatchAll &&
-    !rules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)
-  ) {
+  if (canExclude(stream, rules) && !rules.shouldIndex(JSON.parse(doc.source) as Record<string, unknown>)) {
     return { action: "exclude", doc };
   }
   return { action: "index", doc };
+}
+
+function canExclude(stream: SourceStream, rules: BasicRuleEngine): boolean {
+  return stream.filter?.exact !== true && !rules.isMatchAll;
 }
 
 /** One stream's builder, rules and limits together, so callers only pass rows. */
@@ -57,6 +57,14 @@ export class RowDecider {
     this.limits = { maxDocumentBytes: config.maxDocumentBytes };
   }
   private readonly limits: RowLimits;
+
+  /**
+   * Whether a row's content can exclude it: only basic rules the SQL filter could not express do.
+   * When not, the delete pass needs to know which keys exist, not what their rows hold.
+   */
+  get contentCanExclude(): boolean {
+    return canExclude(this.stream, this.rules);
+  }
 
   decide(row: SourceRow): RowDecision {
     return decide(row, this.builder, this.stream, this.rules, this.limits);
