@@ -9,15 +9,18 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 bash scripts/stack.sh up
 eval "$(bash scripts/stack.sh env)"
+# pgsearch runs on Node 22 or later: the machine's node, or Node 24 LTS from PyPI where it is older.
+node_bin=$(bash scripts/node-lts.sh runtime)
+pgsearch() { "$node_bin" --import tsx src/cli/main.ts "$@"; }
 
 echo "== loading the sample database (schema bookstore: 200 authors, 10,000 books)"
 psql -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -f examples/bookstore.sql
 
 echo "== what would be synced"
-npx tsx src/cli/main.ts tables --config examples/demo.yml
+pgsearch tables --config examples/demo.yml
 
 echo "== sync"
-npx tsx src/cli/main.ts sync --config examples/demo.yml
+pgsearch sync --config examples/demo.yml
 
 echo "== search: books titled 'indexing', cheapest first"
 curl -s "$ES_URL/search-bookstore/_search?size=3&filter_path=hits.total,hits.hits._id,hits.hits._source.bookstore_books_title,hits.hits._source.bookstore_books_price" \

