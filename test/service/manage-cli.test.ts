@@ -97,6 +97,7 @@ describe.each(["index", "api"] as const)("management CLI on the %s backend", (ba
     expect(started.status, started.stderr).toBe(0);
     const jobId = (JSON.parse(started.stdout) as { id: string }).id;
     const viewed = await cli("job", "view", jobId, "-o", "json");
+    expect(viewed.status, viewed.stderr).toBe(0);
     const job = JSON.parse(viewed.stdout) as JobDocument;
     expect(job).toMatchObject({
       id: jobId,
