@@ -141,31 +141,37 @@ describe("the pgsearch command", () => {
     ]);
   });
 
-  it("serve takes Elastic's elastic-ingest flags: --config-file, --log-level WARNING, --debug, --filebeat", () => {
-    const path = join(dir, "elastic-config.yml");
-    // Nothing listens on port 9: the flags are parsed, the file is read, then the preflight fails.
-    writeFileSync(
-      path,
-      [
-        "elasticsearch:",
-        "  host: http://127.0.0.1:9",
-        "service.log_level: INFO",
-        "connectors:",
-        "  - connector_id: c1",
-        "    service_type: postgresql",
-      ].join("\n"),
-    );
-    for (const flags of [["--log-level", "WARNING", "--filebeat"], ["--debug"], []]) {
-      const result = cli("serve", "--config-file", path, ...flags);
-      expect(result.status, result.stderr).toBe(1);
-      expect(result.stderr).toContain("cannot reach Elasticsearch at http://127.0.0.1:9");
-    }
-    const wrong = cli("serve", "--config-file", path, "--log-level", "LOUD");
-    expect(wrong.status).toBe(2);
-    expect(wrong.stderr).toMatch(
-      /--log-level: must be one of debug, info, warning, error, critical; got "LOUD"/,
-    );
-    writeFileSync(path, ["service.log_level: CHATTY", "connectors:", "  - connector_id: c1"].join("\n"));
-    expect(cli("serve", "-c", path).stderr).toMatch(/service\.log_level: must be one of/);
-  });
+  // Each refused preflight takes ~9 s (the client's retries with backoff), five CLI runs in all:
+  // the hang guard leaves room for a loaded machine.
+  it(
+    "serve takes Elastic's elastic-ingest flags: --config-file, --log-level WARNING, --debug, --filebeat",
+    { timeout: 240_000 },
+    () => {
+      const path = join(dir, "elastic-config.yml");
+      // Nothing listens on port 9: the flags are parsed, the file is read, then the preflight fails.
+      writeFileSync(
+        path,
+        [
+          "elasticsearch:",
+          "  host: http://127.0.0.1:9",
+          "service.log_level: INFO",
+          "connectors:",
+          "  - connector_id: c1",
+          "    service_type: postgresql",
+        ].join("\n"),
+      );
+      for (const flags of [["--log-level", "WARNING", "--filebeat"], ["--debug"], []]) {
+        const result = cli("serve", "--config-file", path, ...flags);
+        expect(result.status, result.stderr).toBe(1);
+        expect(result.stderr).toContain("cannot reach Elasticsearch at http://127.0.0.1:9");
+      }
+      const wrong = cli("serve", "--config-file", path, "--log-level", "LOUD");
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toMatch(
+        /--log-level: must be one of debug, info, warning, error, critical; got "LOUD"/,
+      );
+      writeFileSync(path, ["service.log_level: CHATTY", "connectors:", "  - connector_id: c1"].join("\n"));
+      expect(cli("serve", "-c", path).stderr).toMatch(/service\.log_level: must be one of/);
+    },
+  );
 });
