@@ -77,19 +77,3 @@ export function startServe(
     },
   };
 }
-
-/** Polls `read` until `done` holds for its value, or fails after `hangGuardMs` (a hang guard, not a bound). */
-export async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  hangGuardMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + hangGuardMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

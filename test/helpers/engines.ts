@@ -34,5 +34,8 @@ export function testEngines(): TestEngine[] {
 
 /** `describe(title [engine], body)` for every engine under test. */
 export function describeEachEngine(title: string, body: (engine: TestEngine) => void): void {
-  for (const engine of testEngines()) describe(`${title} [${engine.engine}]`, () => { body(engine); });
+  for (const engine of testEngines())
+    describe(`${title} [${engine.engine}]`, () => {
+      body(engine);
+    });
 }

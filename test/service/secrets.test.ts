@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
-import { runCli, startServe, waitFor } from "../helpers/cli.js";
+import { runCli, startServe } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { esClient, stack, uniqueName } from "../helpers/stack.js";
 

@@ -8,7 +8,8 @@ import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.j
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
-import { runCli, startServe, waitFor } from "../helpers/cli.js";
+import { runCli, startServe } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
 
 let admin: pg.Client;

@@ -13,6 +13,7 @@ import { startFaultProxy } from "../helpers/fault-proxy.js";
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
+import { waitFor } from "../helpers/wait.js";
 
 let admin: pg.Client;
 let es: EsClient;
@@ -112,19 +113,26 @@ describe("follow: batch order", () => {
           (r) => [`${stack.pgDatabase()}_${schema}_counters_${r.id}`, r.n],
         ),
       );
-      const indexed = async (): Promise<Map<string, unknown>> => {
-        const result = await es.search<Record<string, unknown>>({
-          index,
-          size: 100,
-          query: { match_all: {} },
-        });
-        return new Map(result.hits.hits.map((h) => [h._id ?? "", h._source?.[`${schema}_counters_n`]]));
-      };
-      let actual = await indexed();
-      for (let i = 0; i < 150 && [...expected].some(([id, n]) => actual.get(id) !== n); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        actual = await indexed();
-      }
+      // The event: the slot confirmed every change (PostgreSQL's catalog says so, and the follower
+      // confirms a change only after Elasticsearch accepted it). No time bound: a loaded machine
+      // only makes the wait longer; the hang guard is for a follower that stopped.
+      const target = (await admin.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]
+        ?.lsn;
+      await waitFor(
+        async () =>
+          (
+            await admin.query<{ done: boolean }>(
+              "SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1",
+              [slot, target],
+            )
+          ).rows[0]?.done,
+        (done) => done === true,
+        "the slot to confirm the last update",
+        240_000,
+      );
+      await es.indices.refresh({ index });
+      const result = await es.search<Record<string, unknown>>({ index, size: 100, query: { match_all: {} } });
+      const actual = new Map(result.hits.hits.map((h) => [h._id ?? "", h._source?.[`${schema}_counters_n`]]));
       expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
       expect(batches.length).toBeGreaterThan(5);
       expect(proxy.stats.itemsRejected + proxy.stats.requestsRejected).toBeGreaterThan(0);
@@ -134,7 +142,7 @@ describe("follow: batch order", () => {
       await proxied.close();
       await proxy.close();
     }
-  }, 90_000);
+  }, 300_000);
 
   it("a batch of more keys than one re-read query takes (2,500 rows in one transaction) is applied whole", async () => {
     const config = sourceConfig({ schema, tables: "many" });
