@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync, writeStackConfig } from "../helpers/cli.js";
 import { adminClient, uniqueName } from "../helpers/stack.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("operations: the metrics server", () => {
   let busy: Server;
@@ -87,14 +88,16 @@ describe("operations: sync --follow exposes metrics and readiness", () => {
     try {
       const base = `http://127.0.0.1:${metricsPort}`;
       const get = (path: string) => fetch(`${base}${path}`).catch(() => undefined);
-      await until(async () => (await get("/readyz"))?.status === 200, 60_000);
+      await waitFor(
+        async () => (await get("/readyz"))?.status,
+        (status) => status === 200,
+        "/readyz to answer 200",
+      );
       await pg.query(`INSERT INTO ${schema}.item VALUES (2, 'two')`);
-      await until(
-        async () =>
-          /pgsearch_follow_changes_applied_total\{connector="[^"]+"\} 1/.test(
-            (await (await get("/metrics"))?.text()) ?? "",
-          ),
-        30_000,
+      await waitFor(
+        async () => (await (await get("/metrics"))?.text()) ?? "",
+        (text) => /pgsearch_follow_changes_applied_total\{connector="[^"]+"\} 1/.test(text),
+        "the applied change in /metrics",
       );
       const metrics = (await (await get("/metrics"))?.text()) ?? "";
       expect(metrics).toContain(
@@ -112,12 +115,3 @@ describe("operations: sync --follow exposes metrics and readiness", () => {
     }
   }, 120_000);
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  throw new Error(`not reached within ${timeoutMs} ms`);
-}

@@ -1,5 +1,4 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,11 +6,12 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
-import { runCliAsync } from "../helpers/cli.js";
+import { runCliAsync, startServe } from "../helpers/cli.js";
 import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
 import { saveConnectorForm, stackConnectorValues } from "../helpers/connectors.js";
 import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
 import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
+import { waitFor } from "../helpers/wait.js";
 
 let admin: pg.Client;
 let es: EsClient;
@@ -42,43 +42,21 @@ function writeConfig(name: string, apiKey?: string): string {
 async function runJobThroughService(
   configPath: string,
 ): Promise<{ job: JobDocument | undefined; logs: string }> {
-  const service = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "-c", configPath], {
-    env: process.env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let logs = "";
-  service.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
-  let job: JobDocument | undefined;
+  const service = startServe(configPath);
   try {
     const started = await runCliAsync("job", "start", connectorId, "-c", configPath);
     expect(started.status, started.stderr).toBe(0);
     const jobId = started.stdout.trim();
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      job = (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source;
-      if (job?.status === "completed" || job?.status === "error") break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const job = await waitFor(
+      async () => (await es.get<JobDocument>({ index: JOBS_INDEX, id: jobId }))._source,
+      (j) => j?.status === "completed" || j?.status === "error",
+      () => `job ${jobId} to end; logs:\n${service.logs()}`,
+    );
+    return { job, logs: service.logs() };
   } finally {
-    service.kill("SIGTERM");
+    // SIGTERM suspends what runs and exits 0; the test's own timeout guards a hang.
+    expect(await service.stop()).toBe(0);
   }
-  const exited = await Promise.race([
-    new Promise((resolve) => {
-      service.once("exit", () => {
-        resolve(true);
-      });
-    }),
-    new Promise((resolve) => {
-      setTimeout(() => {
-        resolve(false);
-      }, 15_000);
-    }),
-  ]);
-  if (exited !== true) {
-    service.kill("SIGKILL");
-    throw new Error(`serve did not stop within 15 s of SIGTERM; logs:\n${logs}`);
-  }
-  return { job, logs };
 }
 
 beforeAll(async () => {

@@ -185,7 +185,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
         },
       );
     const waitFor = async (probe: () => boolean | Promise<boolean>): Promise<void> => {
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 180_000; // a hang guard: the probes are events
       while (!(await probe())) {
         if (Date.now() > deadline) throw new Error(`timed out; the CLI said:\n${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
