@@ -255,6 +255,10 @@ export const serviceConfigSchema = z
         max_concurrent_content_syncs: seconds(1, "content syncs run at the same time"),
         job_cleanup_interval: seconds(300, "seconds between clean-ups of idle and orphaned jobs"),
         idle_job_timeout: seconds(300, "a running job not seen for this long is marked as failed"),
+        stale_lock_timeout: seconds(
+          300,
+          "a connector locked (last_sync_status in_progress) with no job running for this long is released",
+        ),
         stats_interval: seconds(10, "seconds between job stats reports"),
         cancel_check_interval: seconds(2, "seconds between cancel checks of a running job"),
         ...elasticOnlyKeys([

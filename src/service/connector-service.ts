@@ -4,6 +4,7 @@ import { FollowerSupervisor } from "./follower-supervisor.js";
 import { JobRunner } from "./job-runner.js";
 import { Registration } from "./registration.js";
 import { Scheduler } from "./scheduler.js";
+import { StaleLocks } from "./stale-lock.js";
 import type { ServiceDependencies } from "./service-deps.js";
 
 export { POSTGRESQL_FEATURES } from "./registration.js";
@@ -23,6 +24,7 @@ export class ConnectorService {
   private readonly scheduler: Scheduler;
   private readonly jobs: JobRunner;
   private readonly followers: FollowerSupervisor;
+  private readonly staleLocks: StaleLocks;
   private lastCleanup = 0;
 
   constructor(private readonly deps: ServiceDependencies) {
@@ -30,6 +32,7 @@ export class ConnectorService {
     this.scheduler = new Scheduler(deps.protocol, deps.logger);
     this.jobs = new JobRunner(deps);
     this.followers = new FollowerSupervisor(deps);
+    this.staleLocks = new StaleLocks(deps);
   }
 
   /** Polls until `signal` aborts; then running jobs stop and are marked suspended. */
@@ -49,13 +52,14 @@ export class ConnectorService {
     await this.followers.stopAll();
   }
 
-  /** One poll: connectors, schedules, pending jobs, clean-up. Exposed for tests. */
+  /** One poll: connectors, schedules, stale locks, pending jobs, clean-up. Exposed for tests. */
   async tick(signal?: AbortSignal): Promise<void> {
     const now = new Date();
     for (const managed of this.deps.config.connectors) {
       const connector = await this.registration.manage(managed.connectorId, this.jobs.size > 0, signal);
       if (connector !== undefined) await this.scheduler.schedule(connector, now);
       await this.followers.manage(managed.connectorId, connector);
+      await this.staleLocks.check(managed.connectorId, signal);
     }
     this.scheduler.wokeUp(now);
     await this.jobs.startPending(

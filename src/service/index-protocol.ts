@@ -175,6 +175,22 @@ export class IndexProtocol implements ConnectorProtocol {
     await this.update(JOBS_INDEX, id, partial);
   }
 
+  async activeJobs(connectorId: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
+    return this.search(
+      JOBS_INDEX,
+      {
+        bool: {
+          filter: [
+            { terms: { status: ["in_progress", "canceling"] } },
+            { term: { "connector.id": connectorId } },
+          ],
+        },
+      },
+      undefined,
+      signal,
+    );
+  }
+
   async staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]> {
     return this.search(
       JOBS_INDEX,

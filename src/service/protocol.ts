@@ -114,6 +114,8 @@ export interface ConnectorProtocol {
    */
   claimJob(job: Versioned<JobDocument>, worker: string, syncCursor?: unknown): Promise<boolean>;
   updateJob(id: string, partial: Partial<JobDocument>): Promise<void>;
+  /** The connector's jobs that run or are being canceled (whoever runs them). */
+  activeJobs(connectorId: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]>;
   /** Running or canceling jobs not seen since `before`, and those of connectors that no longer exist. */
   staleJobs(before: string, signal?: AbortSignal): Promise<Versioned<JobDocument>[]>;
   connectorExists(id: string): Promise<boolean>;

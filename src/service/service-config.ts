@@ -27,6 +27,11 @@ export interface ServiceConfig {
     jobCleanupInterval: number;
     /** A running job not seen for this long is marked as failed (Elastic: 300). */
     idleJobTimeout: number;
+    /**
+     * A connector locked with no job of it running for this long is released (stale-lock.ts):
+     * the lock of a process that died between locking and claiming, or before releasing.
+     */
+    staleLockTimeout: number;
     /** Seconds between job stats reports (Elastic: 10). */
     statsInterval: number;
     /** Seconds between cancel checks of a running job (Elastic: 5). */
@@ -78,6 +83,7 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
       maxConcurrentContentSyncs: service.maxConcurrentContentSyncs,
       jobCleanupInterval: service.jobCleanupInterval,
       idleJobTimeout: service.idleJobTimeout,
+      staleLockTimeout: service.staleLockTimeout,
       statsInterval: service.statsInterval,
       cancelCheckInterval: service.cancelCheckInterval,
     },

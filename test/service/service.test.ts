@@ -1,52 +1,39 @@
 import type { Client as EsClient } from "@elastic/elasticsearch";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SYNC_OPTIONS } from "../../src/config/index.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { ConnectorService, slotNameFor } from "../../src/service/connector-service.js";
-import { CONNECTORS_INDEX, IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
+import { type IndexProtocol, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, ConnectorProtocol, JobDocument } from "../../src/service/protocol.js";
-import { ConnectorApiProtocol } from "../../src/service/api-protocol.js";
 import { claimJob } from "../../src/service/job-claim.js";
-import { connectElasticsearch } from "../../src/sink/es-client.js";
-import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
-import type { ServiceConfig } from "../../src/service/service-config.js";
 import { stackConnectorValues } from "../helpers/connectors.js";
-import { createReferenceTables, dropSchema } from "../helpers/fixtures.js";
-import { adminClient, esClient, stack, uniqueName } from "../helpers/stack.js";
+import {
+  configureConnector,
+  connectorDoc,
+  createTestConnector,
+  jobDoc,
+  protocolUnderTest,
+  serviceTestStack,
+  testServiceConfig,
+  until,
+} from "../helpers/service-fixtures.js";
+import { stack } from "../helpers/stack.js";
 
 // The test Elasticsearch has no _connector APIs, so these flows run through the direct-index
 // protocol on the real cluster: the same documents Kibana reads.
+const servers = serviceTestStack("service");
+const { schema } = servers;
 let admin: pg.Client;
 let es: EsClient;
 let protocol: IndexProtocol;
-const schema = uniqueName("service");
 const BIG_ROWS = 150_000;
-
-function serviceConfig(connectorIds: string[]): ServiceConfig {
-  return {
-    elasticsearch: { host: stack.esUrl(), requestTimeoutMs: 60_000 },
-    connectors: connectorIds.map((connectorId) => ({ connectorId, serviceType: "postgresql" })),
-    service: {
-      idling: 0.2,
-      heartbeat: 300,
-      maxConcurrentContentSyncs: 2,
-      jobCleanupInterval: 3600,
-      idleJobTimeout: 300,
-      statsInterval: 0.5,
-      cancelCheckInterval: 0.3,
-    },
-    protocol: "index",
-    sync: { ...DEFAULT_SYNC_OPTIONS, batchRows: 1000, bulkMaxDocs: 1000, bulkConcurrency: 1 },
-  };
-}
 
 /** The protocol the service under test uses (the tests themselves read and write directly, as Kibana). */
 let serviceProtocol: ConnectorProtocol;
 
 function service(connectorIds: string[], worker = "test-worker"): ConnectorService {
   return new ConnectorService({
-    config: serviceConfig(connectorIds),
+    config: testServiceConfig(connectorIds),
     protocol: serviceProtocol,
     client: es,
     logger: silentLogger,
@@ -54,33 +41,10 @@ function service(connectorIds: string[], worker = "test-worker"): ConnectorServi
   });
 }
 
-/** What Kibana / PUT _connector/<id> writes for a new connector. */
-async function createConnector(indexName: string, extra: Partial<ConnectorDocument> = {}): Promise<string> {
-  const id = uniqueName("conn");
-  await es.index({
-    index: CONNECTORS_INDEX,
-    id,
-    document: {
-      name: id,
-      index_name: indexName,
-      service_type: "postgresql",
-      status: "created",
-      is_native: false,
-      configuration: {},
-      ...extra,
-    },
-    refresh: true,
-  });
-  return id;
-}
-
-/** What Kibana writes when the user saves the configuration form. */
-async function configure(id: string, values: Record<string, unknown>): Promise<void> {
-  const connector = await protocol.getConnector(id);
-  const configuration = { ...(connector?.doc.configuration ?? {}) } as Record<string, { value: unknown }>;
-  for (const [key, value] of Object.entries(values)) configuration[key] = { ...configuration[key], value };
-  await protocol.updateConnector(id, { configuration, status: "configured" });
-}
+const createConnector = (indexName: string, extra: Partial<ConnectorDocument> = {}): Promise<string> =>
+  createTestConnector(es, indexName, extra);
+const configure = (id: string, values: Record<string, unknown>): Promise<void> =>
+  configureConnector(protocol, id, values);
 
 const pgValues = (overrides: Record<string, unknown> = {}): Record<string, unknown> =>
   stackConnectorValues(schema, overrides);
@@ -94,11 +58,7 @@ function fullSchedule(interval: string): NonNullable<ConnectorDocument["scheduli
   };
 }
 
-async function connector(id: string): Promise<ConnectorDocument> {
-  const found = await protocol.getConnector(id);
-  if (found === undefined) throw new Error(`no connector ${id}`);
-  return found.doc;
-}
+const connector = (id: string): Promise<ConnectorDocument> => connectorDoc(protocol, id);
 
 async function versioned(id: string) {
   const found = await protocol.getConnector(id);
@@ -106,11 +66,7 @@ async function versioned(id: string) {
   return found;
 }
 
-async function job(id: string): Promise<JobDocument> {
-  const found = await protocol.getJob(id);
-  if (found === undefined) throw new Error(`no job ${id}`);
-  return found.doc;
-}
+const job = (id: string): Promise<JobDocument> => jobDoc(protocol, id);
 
 async function jobCount(connectorId: string): Promise<number> {
   await es.indices.refresh({ index: ".elastic-connectors-sync-jobs*", ignore_unavailable: true });
@@ -121,22 +77,10 @@ async function jobCount(connectorId: string): Promise<number> {
   return result.count;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 beforeAll(async () => {
-  admin = await adminClient();
-  es = await esClient();
-  protocol = new IndexProtocol(es);
-  await protocol.prepare();
-  await createReferenceTables(admin, schema);
+  admin = servers.admin();
+  es = servers.es();
+  protocol = servers.protocol();
   await admin.query(`
     CREATE TABLE "${schema}".big (id int PRIMARY KEY, v text);
     INSERT INTO "${schema}".big SELECT g, md5(g::text) FROM generate_series(1, ${BIG_ROWS}) g;
@@ -155,31 +99,21 @@ afterAll(async () => {
   ).rows) {
     await admin.query(`DROP PUBLICATION "${row.name}"`);
   }
-  await dropSchema(admin, schema);
-  await es.indices.delete({ index: `${schema.replaceAll("_", "-")}*` }).catch(() => undefined);
-  await admin.end();
-  await es.close();
 });
 
 // Both backends run every flow: direct system-index access on the real cluster, and the Connector
 // APIs through an emulator (the test cluster has no ent-search module) that stores its state in
-// the same real indices.
+// the same real indices; either way every system-index document is checked against
+// Elasticsearch's parser rules (protocolUnderTest).
 describe.each(["index", "api"] as const)("connector service through the %s protocol", (backend) => {
-  let emulator: ConnectorApiEmulator | undefined;
-  let emulatorClient: EsClient | undefined;
+  const under = protocolUnderTest(backend, () => es);
   const indexName = (suffix: string): string => `${schema.replaceAll("_", "-")}-${backend}-${suffix}`;
 
-  // Both backends run through the emulator: the api backend for its endpoints, the index backend
-  // as a proxy; either way every system-index document read or written is checked against
-  // Elasticsearch's parser rules.
-  beforeAll(async () => {
-    emulator = await startConnectorApiEmulator(stack.esUrl(), es);
-    emulatorClient = (await connectElasticsearch({ host: emulator.url, requestTimeoutMs: 60_000 })).client;
-    serviceProtocol =
-      backend === "api" ? new ConnectorApiProtocol(emulatorClient) : new IndexProtocol(emulatorClient);
+  beforeAll(() => {
+    serviceProtocol = under.protocol();
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (backend === "api") {
       // The flows really went through the Connector API endpoints.
       for (const endpoint of [
@@ -190,14 +124,11 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
         "/_filtering/_activate",
       ]) {
         expect(
-          emulator?.calls.some((call) => call.endsWith(endpoint)),
+          under.emulator()?.calls.some((call) => call.endsWith(endpoint)),
           endpoint,
         ).toBe(true);
       }
     }
-    expect(emulator?.violations).toEqual([]);
-    await emulatorClient?.close();
-    await emulator?.close();
   });
 
   it("new connector → needs_configuration with the reference's fields → configured → connected", async () => {
