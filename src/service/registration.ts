@@ -1,9 +1,11 @@
 import { defaultConnectorConfiguration } from "../config/connector-fields.js";
 import { resolvePostgresConfig } from "../config/postgres-config.js";
-import { assertReadOnlyQuery, parseAdvancedRules } from "../rules/advanced.js";
+import { PgSearchError } from "../errors.js";
+import type { AdvancedRule } from "../rules/advanced.js";
 import { validateBasicRules } from "../rules/basic.js";
 import { connectionFactory } from "../source/connection.js";
 import { PostgresSource } from "../source/postgres-source.js";
+import { prepareAdvancedRules } from "../sync/prepare.js";
 import { defaultFiltering } from "./connector-defaults.js";
 import type { ConnectorDocument, FilteringRules, Versioned } from "./protocol.js";
 import type { ServiceDependencies } from "./service-deps.js";
@@ -51,7 +53,7 @@ export class Registration {
     if (connector.doc.status === "created" || connector.doc.status === "needs_configuration")
       return undefined;
     await this.checkIn(connector);
-    await this.validateDraftRules(connector);
+    await this.validateDraftRules(connector, signal);
     connector = await this.ping(connector, syncing, signal);
     return connector.doc.status === "error" ? undefined : connector;
   }
@@ -115,19 +117,22 @@ export class Registration {
     await this.deps.protocol.checkIn(connector.id);
   }
 
-  /** Kibana edits the draft and marks it "edited"; the service validates it and activates it when valid. */
-  private async validateDraftRules(connector: Versioned<ConnectorDocument>): Promise<void> {
+  /**
+   * Kibana edits the draft and marks it "edited"; the service validates it and activates it when
+   * valid. The draft is judged as a sync judges its rules: basic rules and the advanced rules'
+   * shape and read-only SQL locally, then the sync's own plan against the connector's PostgreSQL
+   * (the functions a query calls, its tables and id columns), so a draft shown valid is one the
+   * sync runs. When PostgreSQL cannot be asked (unreachable, configuration invalid), the draft
+   * stays "edited" and is judged at a later poll.
+   */
+  private async validateDraftRules(
+    connector: Versioned<ConnectorDocument>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const filtering = connector.doc.filtering?.[0];
     if (filtering?.draft.validation.state !== "edited") return;
-    const errors: { ids: string[]; messages: string[] }[] = [
-      ...validateBasicRules(filtering.draft.rules).errors,
-    ];
-    try {
-      for (const rule of parseAdvancedRules(filtering.draft.advanced_snippet.value))
-        await assertReadOnlyQuery(rule);
-    } catch (error) {
-      errors.push({ ids: ["advanced_snippet"], messages: [(error as Error).message] });
-    }
+    const errors = await this.draftErrors(connector, filtering.draft, signal);
+    if (errors === undefined) return;
     const validation: FilteringRules["validation"] = {
       state: errors.length === 0 ? "valid" : "invalid",
       errors,
@@ -137,5 +142,37 @@ export class Registration {
       { connector_id: connector.id, state: validation.state },
       `draft sync rules ${validation.state}`,
     );
+  }
+
+  /** The draft's validation errors; undefined when PostgreSQL cannot be asked now. */
+  private async draftErrors(
+    connector: Versioned<ConnectorDocument>,
+    draft: FilteringRules,
+    signal?: AbortSignal,
+  ): Promise<FilteringRules["validation"]["errors"] | undefined> {
+    const errors = [...validateBasicRules(draft.rules).errors];
+    const invalid = (error: unknown) => [
+      ...errors,
+      { ids: ["advanced_snippet"], messages: [(error as Error).message] },
+    ];
+    let advanced: AdvancedRule[];
+    try {
+      advanced = await prepareAdvancedRules(draft.advanced_snippet.value);
+    } catch (error) {
+      return invalid(error);
+    }
+    if (advanced.length === 0) return errors;
+    try {
+      const config = resolvePostgresConfig(connector.doc.configuration ?? {}, "configuration");
+      await new PostgresSource(config, connectionFactory(config)).plan(advanced, signal);
+      return errors;
+    } catch (error) {
+      if (error instanceof PgSearchError && error.code === "sync_rule_invalid") return invalid(error);
+      this.deps.logger.warn(
+        { connector_id: connector.id, err: error },
+        "draft sync rules not validated yet: PostgreSQL cannot check them now",
+      );
+      return undefined;
+    }
   }
 }

@@ -19,9 +19,17 @@ export async function prepareRules(rules: { basic: unknown[]; advanced: unknown 
     const all = basic.errors.map((e) => `[${e.ids.join(", ")}] ${e.messages.join("; ")}`).join(" | ");
     throw new SyncRuleError(`basic${first === undefined ? "" : `[id=${first.ids.join(",")}]`}`, all);
   }
+  return { advanced: await prepareAdvancedRules(rules.advanced), basic: new BasicRuleEngine(basic.rules) };
+}
+
+/**
+ * Advanced rules checked locally (shape, one read-only SELECT), as a sync takes them; the first
+ * error stops. What they may call and read is judged against the server by `PostgresSource.plan`.
+ */
+export async function prepareAdvancedRules(value: unknown): Promise<AdvancedRule[]> {
   const advanced: AdvancedRule[] = [];
-  for (const rule of parseAdvancedRules(rules.advanced)) {
+  for (const rule of parseAdvancedRules(value)) {
     advanced.push({ ...rule, query: await assertReadOnlyQuery(rule) });
   }
-  return { advanced, basic: new BasicRuleEngine(basic.rules) };
+  return advanced;
 }

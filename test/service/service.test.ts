@@ -116,13 +116,7 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
   afterAll(() => {
     if (backend === "api") {
       // The flows really went through the Connector API endpoints.
-      for (const endpoint of [
-        "/_check_in",
-        "/_claim",
-        "/_stats",
-        "/_filtering/_validation",
-        "/_filtering/_activate",
-      ]) {
+      for (const endpoint of ["/_check_in", "/_claim", "/_stats"]) {
         expect(
           under.emulator()?.calls.some((call) => call.endsWith(endpoint)),
           endpoint,
@@ -400,52 +394,6 @@ describe.each(["index", "api"] as const)("connector service through the %s proto
       status: "error",
       error: "The job has not seen any update for some time.",
     });
-  });
-
-  it("invalid draft sync rules get validation errors; valid ones are activated", async () => {
-    const id = await createConnector(indexName("rules"));
-    const svc = service([id]);
-    await svc.tick();
-    await configure(id, pgValues());
-    await svc.tick();
-    const filtering = (await connector(id)).filtering?.[0];
-    if (filtering === undefined) throw new Error("no filtering");
-    const edited = (advanced: unknown) => [
-      {
-        ...filtering,
-        draft: {
-          ...filtering.draft,
-          // As PUT _connector/<id>/_filtering writes an edited draft: timestamps kept and bumped.
-          advanced_snippet: {
-            ...filtering.draft.advanced_snippet,
-            value: advanced,
-            updated_at: new Date().toISOString(),
-          },
-          validation: { state: "edited", errors: [] },
-        },
-      },
-    ];
-    await protocol.updateConnector(id, {
-      filtering: edited([{ tables: ["employee"], query: "DELETE FROM employee" }]) as never,
-    });
-    await svc.tick();
-    let doc = await connector(id);
-    expect(doc.filtering?.[0]?.draft.validation).toMatchObject({
-      state: "invalid",
-      errors: [
-        {
-          ids: ["advanced_snippet"],
-          messages: [expect.stringMatching(/advanced\[0\].*SELECT, found a DELETE statement/) as unknown],
-        },
-      ],
-    });
-    expect(doc.filtering?.[0]?.active.advanced_snippet.value).toEqual({});
-    const valid = [{ tables: ["employee"], query: "SELECT * FROM employee WHERE emp_id > 5" }];
-    await protocol.updateConnector(id, { filtering: edited(valid) as never });
-    await svc.tick();
-    doc = await connector(id);
-    expect(doc.filtering?.[0]?.draft.validation.state).toBe("valid");
-    expect(doc.filtering?.[0]?.active.advanced_snippet.value).toEqual(valid);
   });
 
   it("follow_changes: slot, initial full sync, then changes stream in; deleting the connector drops the slot", async () => {
