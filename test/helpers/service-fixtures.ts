@@ -12,6 +12,7 @@ import { connectElasticsearch } from "../../src/sink/es-client.js";
 import { startConnectorApiEmulator, type ConnectorApiEmulator } from "./connector-api-emulator.js";
 import { createReferenceTables, dropSchema } from "./fixtures.js";
 import { adminClient, esClient, stack, uniqueName } from "./stack.js";
+import { waitFor } from "./wait.js";
 
 /** A service config polling fast, through the index protocol unless the caller's protocol says otherwise. */
 export function testServiceConfig(
@@ -85,19 +86,13 @@ export async function jobDoc(protocol: ConnectorProtocol, id: string): Promise<J
   return found.doc;
 }
 
-/** Polls `probe` until it gives a value; the timeout only guards against a hang. */
+/** Polls `probe` until it gives a value (waitFor); the timeout only guards against a hang. */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return (await waitFor(probe, (value) => value !== undefined, what, timeoutMs)) as T;
 }
 
 /** A logger that keeps every message, to check what the service said (and did not say). */
