@@ -90,7 +90,7 @@ export async function jobDoc(protocol: ConnectorProtocol, id: string): Promise<J
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
+  timeoutMs = 120_000, // a hang guard: callers wait for events
 ): Promise<T> {
   return (await waitFor(probe, (value) => value !== undefined, what, timeoutMs)) as T;
 }

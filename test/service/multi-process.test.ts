@@ -150,7 +150,7 @@ describe.each(["index", "api"] as const)("three serve processes through the %s p
         await until(
           "the services to start",
           () => services.every((s) => s.lines.some((l) => text(l).startsWith("connector service started"))),
-          60_000,
+          180_000,
         );
         // The services self-register the connectors; then Kibana's form is saved.
         await until(
@@ -161,7 +161,7 @@ describe.each(["index", "api"] as const)("three serve processes through the %s p
               (d) => "_source" in d && (d._source as { status?: string }).status === "needs_configuration",
             );
           },
-          60_000,
+          180_000,
         );
         for (const id of ids)
           await saveConnectorForm(es, id, stackConnectorValues(schema, { tables: "employee" }));
