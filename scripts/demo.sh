@@ -10,8 +10,7 @@ fi
 bash scripts/stack.sh up
 eval "$(bash scripts/stack.sh env)"
 # pgsearch runs on Node 22 or later: the machine's node, or Node 24 LTS from PyPI where it is older.
-node_bin=$(bash scripts/node-lts.sh runtime)
-pgsearch() { "$node_bin" --import tsx src/cli/main.ts "$@"; }
+pgsearch() { bash scripts/run-ts.sh src/cli/main.ts "$@"; }
 
 echo "== loading the sample database (schema bookstore: 200 authors, 10,000 books)"
 psql -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -f examples/bookstore.sql
