@@ -26,5 +26,5 @@ VOLUME /config
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/pgsearch.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "bin/pgsearch.js"]
 CMD ["serve", "-c", "/config/config.yml", "--metrics-host", "0.0.0.0", "--metrics-port", "9464"]

@@ -11,6 +11,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { ChildReport, PhaseRequest, PhaseWork } from "./phase.js";
+import { NODE_FLAGS } from "../src/cli/heap.js";
 
 /** CPU seconds used so far by processes whose command line matches, from /proc (Linux). */
 export function cpuSecondsOf(match: (cmdline: string) => boolean): number {
@@ -163,6 +164,8 @@ export async function runChildPhase(
   const child = spawn(
     process.execPath,
     [
+      // As the installed commands start (bin/pgsearch.js's first line).
+      ...NODE_FLAGS,
       ...extraNodeArgs,
       // Compiled JavaScript when the bench was given --built (as users run it), else tsx.
       ...(BUILT === undefined

@@ -11,6 +11,16 @@ import { setFlagsFromString } from "node:v8";
 export const HEAP_GROWING_PERCENT = 50;
 
 /**
+ * Flags the installed commands start Node with (bin/pgsearch.js and bin/elastic-ingest through
+ * their `#!/usr/bin/env -S node ...` line, the image's ENTRYPOINT, the bench's phases). The young
+ * generation's size can only be set on Node's command line, not at run time: Node 24's V8 lets
+ * it grow far past Node 20's 16 MB semi-spaces, which took a 200k-row full sync's peak RSS from
+ * 148 to 275 MB at no CPU gain; 16 MB semi-spaces bring it back to 171 MB (docs/benchmarks.md,
+ * "Node 24"). test/cli/conventions.test.ts keeps the three places in step with this list.
+ */
+export const NODE_FLAGS = ["--max-semi-space-size=16"] as const;
+
+/**
  * Applies HEAP_GROWING_PERCENT unless the command line chose a value (`node
  * --heap-growing-percent=0 bin/pgsearch.js` restores V8's own heuristics; NODE_OPTIONS does not
  * take this flag). V8 reads it at every full GC, so setting it at start-up takes effect.

@@ -4,6 +4,8 @@ import { redactCredentials, registerSecret } from "../../src/observability/redac
 import { failureLines, useColour } from "../../src/cli/output.js";
 import { ERROR_CODES, SourceError } from "../../src/errors.js";
 import { createLogger, terminal } from "../../src/observability/logger.js";
+import { readFileSync } from "node:fs";
+import { NODE_FLAGS } from "../../src/cli/heap.js";
 import { runCli } from "../helpers/cli.js";
 
 describe("CLI conventions", () => {
@@ -40,6 +42,14 @@ describe("CLI conventions", () => {
     expect(written.join("")).toContain("postgres://app:***@db.internal:5432/shop");
     expect(written.join("")).not.toContain("S3cret-PW");
     expect(redactCredentials("host=db password='a b' user=x")).toBe("host=db password=*** user=x");
+  });
+
+  it("the installed commands and the image start Node with NODE_FLAGS (young generation bounded on Node 24)", () => {
+    for (const bin of ["bin/pgsearch.js", "bin/elastic-ingest"]) {
+      expect(readFileSync(bin, "utf8").split("\n")[0]).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(" ")}`);
+    }
+    const entrypoint = readFileSync("Dockerfile", "utf8").match(/^ENTRYPOINT (.*)$/m)?.[1] ?? "";
+    expect(JSON.parse(entrypoint)).toEqual(["/usr/bin/tini", "--", "node", ...NODE_FLAGS, "bin/pgsearch.js"]);
   });
 
   it("a secret handed to a driver is masked in any later text, JSON-escaped too; so are Authorization values", () => {

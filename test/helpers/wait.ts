@@ -1,6 +1,6 @@
 /** Polls `read` until `done` holds for its value, or fails after `hangGuardMs` (a hang guard, not a bound). */
 export async function waitFor<T>(
-  read: () => Promise<T>,
+  read: () => T | Promise<T>,
   done: (value: T) => boolean,
   what: string | (() => string),
   hangGuardMs = 120_000,

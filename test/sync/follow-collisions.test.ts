@@ -10,6 +10,7 @@ import { ChangeFollower, dropSlot } from "../../src/sync/follow.js";
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
+import { waitFor } from "../helpers/wait.js";
 
 let admin: pg.Client;
 let es: EsClient;
@@ -54,8 +55,7 @@ function recordingLogger(warnings: string[]): Logger {
 }
 
 async function until(probe: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await probe()); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await probe()).toBe(true);
+  await waitFor(probe, (done) => done, "the follower to apply the change");
 }
 
 async function follow(

@@ -172,8 +172,11 @@ describe("follow: batch order", () => {
         expect(docs).toHaveLength(2500);
         return docs.filter((d) => d[`${schema}_many_n`] !== Number(d[`${schema}_many_id`]) * 2).length;
       };
-      for (let i = 0; i < 100 && batches.reduce((n, b) => n + b.indexed, 0) < 2500; i++)
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(
+        () => batches.reduce((n, b) => n + b.indexed, 0),
+        (indexed) => indexed >= 2500,
+        "2,500 documents indexed",
+      );
       expect(batches.reduce((n, b) => n + b.indexed, 0)).toBe(2500);
       expect(await wrong()).toBe(0);
     } finally {

@@ -16,6 +16,7 @@ import { ChangeFollower, dropSlot, type AppliedBatch, type FollowOptions } from 
 import { dropSchema } from "../helpers/fixtures.js";
 import { adminClient, allDocuments, esClient, sourceConfig, stack, uniqueName } from "../helpers/stack.js";
 import { runTestSync } from "../helpers/sync.js";
+import { waitFor } from "../helpers/wait.js";
 import { runCliAsync } from "../helpers/cli.js";
 
 let admin: pg.Client;
@@ -184,7 +185,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
           stdio: ["ignore", "ignore", "pipe"],
         },
       );
-    const waitFor = async (probe: () => boolean | Promise<boolean>): Promise<void> => {
+    const untilCli = async (probe: () => boolean | Promise<boolean>): Promise<void> => {
       const deadline = Date.now() + 180_000; // a hang guard: the probes are events
       while (!(await probe())) {
         if (Date.now() > deadline) throw new Error(`timed out; the CLI said:\n${stderr}`);
@@ -202,10 +203,10 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     let child = start();
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => stderr.includes("following changes"));
+    await untilCli(() => stderr.includes("following changes"));
     expect(stderr).toContain(`full sync first: slot ${cliSlot} is new`);
     await admin.query(`INSERT INTO "${schema}".live VALUES (200, 'while following', NULL)`);
-    await waitFor(async () => (await doc(200)) !== undefined);
+    await untilCli(async () => (await doc(200)) !== undefined);
     child.kill("SIGKILL");
     await new Promise((resolve) => child.once("exit", resolve));
 
@@ -218,25 +219,25 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     try {
-      await waitFor(() => stderr.includes("following changes"));
+      await untilCli(() => stderr.includes("following changes"));
       // The slot kept its position: the restart streams at once, without reading everything again.
       expect(stderr).not.toContain("full sync first");
       expect(stderr).toContain("from its position");
-      await waitFor(async () => (await doc(201)) !== undefined);
+      await untilCli(async () => (await doc(201)) !== undefined);
       // A second follower of the same slot is refused at once, naming the holder.
       const second = await runCliAsync("sync", "--config", configPath, "--follow", "--slot", cliSlot);
       expect(second.status).toBe(1);
       expect(second.stderr).toContain(`slot ${cliSlot} is in use by ${hostname()}/${String(child.pid)}`);
       await admin.query(`INSERT INTO "${schema}".live VALUES (202, 'after restart', NULL)`);
-      await waitFor(async () => (await doc(202)) !== undefined);
+      await untilCli(async () => (await doc(202)) !== undefined);
       // The stream breaks under a running follower (walsender killed): it reconnects by itself.
       await admin.query(
         "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1",
         [cliSlot],
       );
       await admin.query(`INSERT INTO "${schema}".live VALUES (203, 'while reconnecting', NULL)`);
-      await waitFor(() => stderr.includes("reconnecting in"));
-      await waitFor(async () => (await doc(203)) !== undefined);
+      await untilCli(() => stderr.includes("reconnecting in"));
+      await untilCli(async () => (await doc(203)) !== undefined);
       const docs = await allDocuments(es, cliIndex);
       const rows = await admin.query<{ id: number; name: string }>(`SELECT id, name FROM "${schema}".live`);
       expect(docs.size).toBe(rows.rowCount);
@@ -289,13 +290,19 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
         ._source;
     try {
       await admin.query(`UPDATE "${schema}".evolving SET name = 'uno' WHERE id = 1`);
-      for (let i = 0; i < 100 && (await get(1))?.[`${schema}_evolving_name`] !== "uno"; i++)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitFor(
+        () => get(1),
+        (d) => d?.[`${schema}_evolving_name`] === "uno",
+        "row 1's new name",
+      );
       expect((await get(1))?.[`${schema}_evolving_name`]).toBe("uno");
       await admin.query(`ALTER TABLE "${schema}".evolving ADD COLUMN color text`);
       await admin.query(`UPDATE "${schema}".evolving SET color = 'blue' WHERE id = 2`);
-      for (let i = 0; i < 100 && (await get(2))?.[`${schema}_evolving_color`] !== "blue"; i++)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitFor(
+        () => get(2),
+        (d) => d?.[`${schema}_evolving_color`] === "blue",
+        "row 2's new column",
+      );
       expect(await get(2)).toMatchObject({
         [`${schema}_evolving_color`]: "blue",
         [`${schema}_evolving_name`]: "two",
@@ -303,10 +310,14 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       // WAL written all the time (messages the publication does not carry): an idle follower
       // confirms it from keepalives, a moment later, so a health check sees some retained.
       const retains = () => warnings.some((w) => w.includes(`replication slot ${schemaSlot} retains`));
-      for (let i = 0; i < 200 && !retains(); i++) {
-        await admin.query("SELECT pg_logical_emit_message(false, 'pgsearch-test', 'unconfirmed')");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(
+        async () => {
+          await admin.query("SELECT pg_logical_emit_message(false, 'pgsearch-test', 'unconfirmed')");
+          return retains();
+        },
+        (done) => done,
+        "the slot-retention warning",
+      );
       expect(health.length).toBeGreaterThan(0);
       expect(retains()).toBe(true);
 
@@ -358,8 +369,7 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       signal: controller.signal,
     });
     const until = async (probe: () => Promise<boolean>) => {
-      for (let i = 0; i < 150 && !(await probe()); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(await probe()).toBe(true);
+      await waitFor(probe, (done) => done, "the rule's documents");
     };
     try {
       // A new customer joins an existing employee: a new row of the rule.
@@ -442,9 +452,11 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       await block(false);
       const second = follow();
       try {
-        for (let i = 0; i < 150 && (await name(1)) !== "changed while blocked"; i++)
-          await new Promise((r) => setTimeout(r, 100));
-        expect(await name(1)).toBe("changed while blocked");
+        await waitFor(
+          () => name(1),
+          (n) => n === "changed while blocked",
+          "the kept change after the restart",
+        );
       } finally {
         second.controller.abort();
         await second.running;
@@ -455,8 +467,11 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
       const third = follow({ onDocumentError: "record", onApplied: (b) => applied.push(b) });
       try {
         await admin.query(`UPDATE "${schema}".guarded SET name = 'recorded' WHERE id = 2`);
-        for (let i = 0; i < 150 && !applied.some((b) => b.recorded > 0); i++)
-          await new Promise((r) => setTimeout(r, 100));
+        await waitFor(
+          () => applied.some((b) => b.recorded > 0),
+          (done) => done,
+          "a recorded failure",
+        );
         const recorded = await es.search<{ document_id: string; reason: string; source: string }>({
           index: FAILURES_INDEX,
           query: { term: { document_id: guarded(2) } },
@@ -541,9 +556,11 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     try {
       await admin.query(`UPDATE "${schema}".sized SET body = repeat('x', 5000) WHERE id = 1`);
       await admin.query(`UPDATE "${schema}".sized SET body = 'changed' WHERE id = 2`);
-      for (let i = 0; i < 150 && (await body(2)) !== "changed"; i++)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(await body(2)).toBe("changed");
+      await waitFor(
+        () => body(2),
+        (b) => b === "changed",
+        "row 2's new body",
+      );
       // Applied, not sent, not deleted: the document keeps its last indexable version.
       expect(applied.length).toBeGreaterThan(0);
       expect(await body(1)).toBe("small");
@@ -572,14 +589,16 @@ describe("continuous change capture (logical replication, pgoutput)", () => {
     const first = new AbortController();
     const running = new ChangeFollower(source, es, plan, silentLogger).run(options(first.signal));
     try {
-      for (let i = 0; i < 100; i++) {
-        const active = await pgAdmin.query(
-          "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active",
-          [busySlot],
-        );
-        if (active.rowCount === 1) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        async () =>
+          (
+            await pgAdmin.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active", [
+              busySlot,
+            ])
+          ).rowCount,
+        (active) => active === 1,
+        "the first follower to stream from the slot",
+      );
       const second = new ChangeFollower(source, es, plan, silentLogger).run(
         options(new AbortController().signal),
       );
