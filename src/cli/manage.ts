@@ -49,7 +49,9 @@ const outputOption = () =>
  * The management commands of Elastic's `connectors` CLI (`connector list|create`,
  * `index list|clean|delete`, `job list|cancel|start|view`, their short flags), over the same
  * documents the service reads and through the same backend. pgsearch's earlier names stay as
- * aliases (`job show`, `connector show`).
+ * aliases (`job show`, `connector show`). Commands taking a connector or job id allow unknown
+ * options: Elasticsearch makes ids of base64url, so 1 in 64 starts with "-" and must be taken as
+ * the id (a mistyped option still fails, as one argument too many).
  */
 export function addManagementCommands(program: Command, report: (error: unknown) => number): void {
   const run: Run =
@@ -110,6 +112,7 @@ function addConnectorCommands(program: Command, run: Run): void {
     .alias("show")
     .description("print a connector document (sensitive configuration values masked)")
     .argument("<connector-id>")
+    .allowUnknownOption()
     .addOption(configOption())
     .action(
       run(async (connectorId: string, opts: { config: string }) => {
@@ -246,6 +249,7 @@ function addJobCommands(program: Command, run: Run): void {
     .command("list")
     .description("list sync jobs, newest first (all, or one connector's)")
     .argument("[connector-id]")
+    .allowUnknownOption()
     .addOption(configOption())
     .action(
       run(async (connectorId: string | undefined, opts: { config: string }) => {
@@ -259,6 +263,7 @@ function addJobCommands(program: Command, run: Run): void {
     .alias("show")
     .description("print a sync job (without the configuration snapshot, which holds the password)")
     .argument("<job-id>")
+    .allowUnknownOption()
     .addOption(outputOption())
     .addOption(configOption())
     .action(
@@ -280,6 +285,7 @@ function addJobCommands(program: Command, run: Run): void {
     .command("cancel")
     .description("ask the service running a job to cancel it (status canceling)")
     .argument("<job-id>")
+    .allowUnknownOption()
     .addOption(configOption())
     .action(
       run(async (jobId: string, opts: { config: string }) => {
@@ -325,6 +331,7 @@ function addJobStart(job: Command, run: Run): void {
     .command("start")
     .description("queue an on-demand sync job for a connector; prints the job id")
     .argument("[connector-id]", "connector id (or -i)")
+    .allowUnknownOption()
     .option("-i, --connector-id <id>", "connector id, as Elastic's CLI takes it")
     .addOption(
       new Option("-t, --type <type>", "job type")

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONNECTORS_INDEX } from "../../src/service/index-protocol.js";
+import { CONNECTORS_INDEX, JOBS_INDEX } from "../../src/service/index-protocol.js";
 import type { ConnectorDocument, JobDocument } from "../../src/service/protocol.js";
 import { runCliAsync } from "../helpers/cli.js";
 import { startConnectorApiEmulator, type ConnectorApiEmulator } from "../helpers/connector-api-emulator.js";
@@ -113,6 +113,25 @@ describe.each(["index", "api"] as const)("management CLI on the %s backend", (ba
       "canceling",
     );
     if (backend === "api") expect(emulator.calls).toContain(`PUT /_connector/_sync_job/${jobId}/_cancel`);
+  });
+
+  // Regression: one proof run's `job view <id>` failed with "unknown option '-9SAQqIBTdHs_UczWRxa'":
+  // Elasticsearch's ids are base64url, so 1 in 64 starts with "-".
+  it("a job id starting with '-' is taken as the id by view and cancel", async () => {
+    await ensureConnector();
+    const started = await cli("job", "start", "-i", id, "-o", "json");
+    const generated = (JSON.parse(started.stdout) as { id: string }).id;
+    const { _source } = await es.get<JobDocument>({ index: JOBS_INDEX, id: generated });
+    const dashed = `-${generated.slice(1)}`;
+    await es.index({ index: JOBS_INDEX, id: dashed, document: _source, refresh: true });
+    const viewed = await cli("job", "view", dashed, "-o", "json");
+    expect(viewed.status, viewed.stderr).toBe(0);
+    expect((JSON.parse(viewed.stdout) as { id: string }).id).toBe(dashed);
+    const canceled = await cli("job", "cancel", dashed);
+    expect(canceled.status, canceled.stderr).toBe(0);
+    expect((await es.get<JobDocument>({ index: JOBS_INDEX, id: dashed }))._source?.status).toBe("canceling");
+    // A mistyped option is still refused.
+    expect((await cli("job", "view", dashed, "--ouput", "json")).status).not.toBe(0);
   });
 
   it("index clean empties the content index and keeps it; index delete removes it", async () => {
